@@ -1,0 +1,1 @@
+"""Pure nn.Modules of Kokoro-82M: no Lightning, Hydra or file I/O here."""
