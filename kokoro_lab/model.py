@@ -5,7 +5,7 @@ Axes: b batch, t tokens, f alignment frames (600 samples at 24 kHz), c channels.
     tokens ─ PL-BERT ─ bert_encoder ─┐
                                      ├ prosody predictor (prosody half of the style)
                                      │    durations ─ alignment ─ F0, N
-    tokens ─ text_encoder ───────────┴─── aligned content ─ decoder + ISTFTNet (decoder half) ─ audio
+    tokens ─ text_encoder ───────────┴── aligned content ─ decoder + ISTFTNet (decoder half) ─ audio
 
 The model knows no language: text and phonemes live in `kokoro_lab.text` and the pipeline.
 """
@@ -106,7 +106,9 @@ class KokoroModel(nn.Module):
         d_en = rearrange(self.bert_encoder(bert), "b t c -> b c t")
         d = self.predictor.text_encoder(d_en, s, valid)
         if durations is None:
-            durations = durations_from_logits(self.predictor.duration_logits(d, valid), speed, valid)
+            durations = durations_from_logits(
+                self.predictor.duration_logits(d, valid), speed, valid
+            )
         index, frame_valid = frame_to_token(durations)
         en = expand_to_frames(rearrange(d, "b t c -> b c t"), index)
         fv = None if valid is None else frame_valid
@@ -147,6 +149,11 @@ class KokoroModel(nn.Module):
         lengths = prosody.frame_valid.sum(-1) * self.samples_per_frame
         return SynthesisOutput(audio, lengths, prosody.durations, prosody.f0, prosody.energy)
 
+    @classmethod
+    def from_pretrained(cls, source: str | None = None, **kwargs) -> KokoroModel:
+        """`load_model(source, ...)`: the embedded offline default when `source` is None."""
+        return load_model(source, **kwargs)
+
     def fold_weight_norm(self) -> int:
         """Fold weight norm for fast inference (see modules/weight_norm.py)."""
         return fold_weight_norm(self)
@@ -157,3 +164,25 @@ def count_parameters(model: nn.Module) -> dict[str, int]:
     counts = {name: sum(p.numel() for p in m.parameters()) for name, m in model.named_children()}
     counts["total"] = sum(counts.values())
     return counts
+
+
+def load_model(
+    source: str | None = None,
+    config: KokoroConfig | None = None,
+    device: str | torch.device = "cpu",
+    conv_stft: bool = False,
+    fold: bool = True,
+) -> KokoroModel:
+    """Build a KokoroModel and strictly load weights (see `kokoro_lab.hub.resolve_checkpoint`).
+
+    `fold` folds weight norm for inference; training code passes fold=False (harmless either way).
+    """
+    from kokoro_lab.checkpoint import load_into, read_checkpoint
+    from kokoro_lab.hub import resolve_checkpoint
+
+    model = KokoroModel(config, conv_stft=conv_stft)
+    load_into(model, read_checkpoint(resolve_checkpoint(source)))
+    model = model.to(device).eval()
+    if fold:
+        model.fold_weight_norm()
+    return model

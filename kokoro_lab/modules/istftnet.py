@@ -1,4 +1,4 @@
-"""ISTFTNet generator (Kaneko et al. 2022) with an hn-NSF harmonic source, as in StyleTTS 2 / Kokoro.
+"""ISTFTNet generator (Kaneko et al. 2022) with an hn-NSF harmonic source, as in Kokoro.
 
 Axes: b batch, c channels, f frames at the current rate, n audio samples, k frequency bins,
 s style (the decoder half of the voicepack row).
@@ -132,8 +132,9 @@ class Generator(nn.Module):
         is exactly what it would draw alone).
         """
         lengths = None if valid is None else valid.sum(-1)
-        with torch.no_grad():
-            har = self._source_spectrum(f0, lengths, generator)
+        # Only the sine generation is gradient-free (as in StyleTTS 2); the harmonic mix
+        # `m_source.l_linear` trains. The official inference code wraps all of this in no_grad.
+        har = self._source_spectrum(f0.detach(), lengths, generator)
         v = valid
         last = len(self.ups) - 1
         for i, up in enumerate(self.ups):

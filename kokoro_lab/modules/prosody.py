@@ -69,7 +69,9 @@ class ProsodyPredictor(nn.Module):
         self.text_encoder = DurationEncoder(style_dim, d_hid, nlayers, dropout)
         self.lstm = nn.LSTM(d_hid + style_dim, d_hid // 2, 1, batch_first=True, bidirectional=True)
         self.duration_proj = LinearNorm(d_hid, max_dur)
-        self.shared = nn.LSTM(d_hid + style_dim, d_hid // 2, 1, batch_first=True, bidirectional=True)
+        self.shared = nn.LSTM(
+            d_hid + style_dim, d_hid // 2, 1, batch_first=True, bidirectional=True
+        )
         half = d_hid // 2
         self.F0 = self._curve_blocks(d_hid, half, style_dim, dropout)
         self.N = self._curve_blocks(d_hid, half, style_dim, dropout)

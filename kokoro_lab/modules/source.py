@@ -87,8 +87,13 @@ class SineGen(nn.Module):
 class SourceModuleHnNSF(nn.Module):
     """F0 (b, f) -> merged harmonic excitation (b, n): tanh of a learned mix of the harmonics."""
 
-    def __init__(self, sample_rate: int, upsample_scale: int, harmonic_num: int = 8,
-                 voiced_threshold: float = 10.0):
+    def __init__(
+        self,
+        sample_rate: int,
+        upsample_scale: int,
+        harmonic_num: int = 8,
+        voiced_threshold: float = 10.0,
+    ):
         super().__init__()
         self.l_sin_gen = SineGen(
             sample_rate, upsample_scale, harmonic_num, voiced_threshold=voiced_threshold

