@@ -20,6 +20,11 @@ def norm_except_dim0(w: Tensor) -> Tensor:
     return torch.linalg.vector_norm(w, dim=tuple(range(1, w.dim())), keepdim=True)
 
 
+def _effective(v: Tensor, g: Tensor) -> Tensor:
+    """g * v / ||v|| through the same kernel as torch.nn.utils.weight_norm (bit-identical)."""
+    return torch._weight_norm(v, g, 0)
+
+
 class _WeightNormMixin(nn.Module):
     weight_g: nn.Parameter
     weight_v: nn.Parameter
@@ -28,16 +33,23 @@ class _WeightNormMixin(nn.Module):
         self.weight_g = nn.Parameter(norm_except_dim0(weight.detach()).clone())
         self.weight_v = nn.Parameter(weight.detach().clone())
         self._folded_versions: tuple[int, int] | None = None
+        self._row_mask: Tensor | None = None
 
     def _versions(self) -> tuple[int, int]:
         return (self.weight_g._version, self.weight_v._version)
 
     @torch.no_grad()
     def fold(self) -> None:
-        """Make v hold W itself (and g its norm) so inference can skip the renormalization."""
-        w = self.weight_v * (self.weight_g / norm_except_dim0(self.weight_v))
-        self.weight_v.copy_(w)
-        self.weight_g.copy_(norm_except_dim0(w))
+        """Make v hold W itself (and g its norm) so inference can skip the renormalization.
+
+        Rows with g = 0 (an int8 export can round a whole row to zero) keep their v, since a
+        zero v would make g * v / ||v|| = 0/0 once unfolded; folded inference masks them.
+        """
+        w = _effective(self.weight_v, self.weight_g)
+        live = self.weight_g != 0
+        self.weight_v.copy_(torch.where(live, w, self.weight_v))
+        self.weight_g.copy_(torch.where(live, norm_except_dim0(w), self.weight_g))
+        self._row_mask = None if bool(live.all()) else live.to(w.dtype)
         self._folded_versions = self._versions()
 
     def weight(self) -> Tensor:
@@ -46,8 +58,8 @@ class _WeightNormMixin(nn.Module):
             self.weight_g.requires_grad or self.weight_v.requires_grad
         )
         if not needs_grad and self._folded_versions == self._versions():
-            return self.weight_v
-        return self.weight_v * (self.weight_g / norm_except_dim0(self.weight_v))
+            return self.weight_v if self._row_mask is None else self.weight_v * self._row_mask
+        return _effective(self.weight_v, self.weight_g)
 
 
 class WNConv1d(_WeightNormMixin):

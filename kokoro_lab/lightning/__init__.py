@@ -1,0 +1,1 @@
+"""Lightning modules: they hold a KokoroModel and contain no architecture."""

@@ -1,0 +1,145 @@
+"""Text -> chunks -> phonemes -> KokoroModel -> audio, chunk by chunk.
+
+Axes: t tokens (with the two boundary pads), n samples. The model knows no language; this is the
+language-aware half (hexgrad/kokoro keeps the same split between KModel and KPipeline).
+
+Determinism: with `seed` set, chunk i draws its excitation noise from a generator seeded with
+`seed + i`, so a text gives the same audio every time, streamed or not, alone or in a batch.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from kokoro_lab.config import SAMPLE_RATE
+from kokoro_lab.model import KokoroModel
+from kokoro_lab.text import G2P, chunk_phonemes, get_g2p, iter_chunks, model_input_ids
+from kokoro_lab.voices import VoicePack
+
+log = logging.getLogger(__name__)
+
+MAX_SPEED = 4.0
+
+
+def check_speed(speed: float) -> float:
+    if not 0 < float(speed) <= MAX_SPEED:
+        raise ValueError(
+            f"speed={speed} is outside (0, {MAX_SPEED}]: 1.0 is the voice's natural rate, 0.5 "
+            "half as fast, 2.0 twice as fast"
+        )
+    return float(speed)
+
+
+@dataclass
+class ChunkAudio:
+    """One synthesized chunk: its text and phonemes, token ids (t), frames per token (t),
+    audio (n) at 24 kHz, and where it starts in the whole output (seconds)."""
+
+    index: int
+    text: str
+    phonemes: str
+    tokens: Tensor
+    durations: Tensor
+    audio: Tensor
+    offset_s: float = 0.0
+
+
+@dataclass
+class Synthesis:
+    """Audio of a whole text (n) and its chunks."""
+
+    audio: Tensor
+    chunks: list[ChunkAudio] = field(default_factory=list)
+    sample_rate: int = SAMPLE_RATE
+
+    @property
+    def phonemes(self) -> str:
+        return " ".join(c.phonemes for c in self.chunks)
+
+    @property
+    def duration_s(self) -> float:
+        return self.audio.shape[-1] / self.sample_rate
+
+
+class Pipeline:
+    """A KokoroModel, a voice and a language: `pipeline(text)` -> Synthesis.
+
+    `stream(text)` yields ChunkAudio as soon as each chunk is synthesized (first audio after one
+    chunk's work). `phonemes=` bypasses G2P for users who pass IPA.
+    """
+
+    def __init__(
+        self,
+        model: KokoroModel,
+        voice: VoicePack,
+        lang: str = "en-us",
+        speed: float = 1.0,
+        seed: int | None = 0,
+    ):
+        self.model = model
+        self.voice = voice
+        self.lang = lang
+        self.speed = check_speed(speed)
+        self.seed = seed
+        self._g2p: G2P | None = None
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @property
+    def g2p(self) -> G2P:
+        if self._g2p is None:
+            self._g2p = get_g2p(self.lang)
+        return self._g2p
+
+    def _generator(self, index: int) -> torch.Generator | None:
+        if self.seed is None:
+            return None
+        return torch.Generator(self.device).manual_seed(self.seed + index)
+
+    def synthesize_phonemes(self, phonemes: str, index: int = 0, text: str = "") -> ChunkAudio:
+        """One chunk of at most 510 phonemes -> ChunkAudio (model level, no G2P)."""
+        ids = model_input_ids(phonemes)
+        if len(ids) <= 2:
+            raise ValueError(
+                f"phonemes {phonemes!r} contain no symbol of the Kokoro vocabulary: nothing to say"
+            )
+        tokens = torch.tensor([ids], device=self.device)
+        style = self.voice.select(len(ids) - 2).to(self.device)
+        with torch.inference_mode():
+            out = self.model(tokens, style, self.speed, generator=self._generator(index))
+        return ChunkAudio(
+            index, text, phonemes, tokens[0].cpu(), out.durations[0].cpu(), out.audio[0].cpu()
+        )
+
+    def _units(self, text: str | None, phonemes: str | None) -> Iterator[tuple[str, str]]:
+        if (text is None) == (phonemes is None):
+            raise ValueError("pass exactly one of text= or phonemes=")
+        if phonemes is not None:
+            if not phonemes.strip():
+                raise ValueError("phonemes are empty or whitespace only: pass an IPA string")
+            for ps in chunk_phonemes(phonemes.strip()):
+                yield "", ps
+        else:
+            for chunk in iter_chunks(text, self.g2p):
+                yield chunk.text, chunk.phonemes
+
+    def stream(self, text: str | None = None, phonemes: str | None = None) -> Iterator[ChunkAudio]:
+        """Yield each chunk's audio as soon as it is ready."""
+        offset = 0
+        for i, (chunk_text, ps) in enumerate(self._units(text, phonemes)):
+            chunk = self.synthesize_phonemes(ps, i, chunk_text)
+            chunk.offset_s = offset / SAMPLE_RATE
+            offset += chunk.audio.shape[-1]
+            log.debug("chunk %d: %d phonemes, %.2f s", i, len(ps), chunk.audio.shape[-1] / 24e3)
+            yield chunk
+
+    def __call__(self, text: str | None = None, phonemes: str | None = None) -> Synthesis:
+        chunks = list(self.stream(text, phonemes))
+        return Synthesis(torch.cat([c.audio for c in chunks]), chunks)

@@ -1,0 +1,1 @@
+"""`task(cfg)` functions behind the Hydra scripts; tests call them directly."""

@@ -1,0 +1,105 @@
+"""`python scripts/infer.py`: text (or phonemes) -> 24 kHz WAV, with the embedded default offline.
+
+Voice resolution: `voice_path=FILE` (a voicepack used directly) > `+voice=NAME`
+(configs/voice/NAME.yaml; `voices_dir=` holds NAME.pt files that take precedence over the hub) >
+the embedded default voice. Language: `lang=` > the voice's catalogue language > en-us.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig
+
+from kokoro_lab.audio import read_text_file, write_wav
+from kokoro_lab.configs import model_config_from
+from kokoro_lab.hub import DEFAULT_VOICE
+from kokoro_lab.model import load_model
+from kokoro_lab.pipeline import Pipeline, check_speed
+from kokoro_lab.voices import VoicePack, load_voice
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LANG = "en-us"
+
+
+@dataclass
+class InferResult:
+    paths: list[Path]
+    phonemes: list[str]
+
+
+def resolve_voice(cfg: DictConfig) -> tuple[VoicePack, str]:
+    """The voicepack and espeak language a run uses (see the module docstring)."""
+    voice_cfg = cfg.get("voice")
+    if cfg.get("voice_path"):
+        path = Path(cfg.voice_path)
+        return VoicePack.load(path, name=path.stem), cfg.get("lang") or DEFAULT_LANG
+    if voice_cfg is not None:
+        voice = load_voice(voice_cfg.name, voices_dir=cfg.get("voices_dir"))
+        return voice, cfg.get("lang") or voice_cfg.get("lang") or DEFAULT_LANG
+    return load_voice(DEFAULT_VOICE), cfg.get("lang") or DEFAULT_LANG
+
+
+def _inputs(cfg: DictConfig) -> tuple[str, str, bool]:
+    """(kind, content, is_phonemes) from exactly one of text / text_file / phonemes /
+    phonemes_file."""
+    given = {k: cfg.get(k) for k in ("text", "text_file", "phonemes", "phonemes_file")}
+    given = {k: v for k, v in given.items() if v is not None}
+    if len(given) != 1:
+        raise ValueError(
+            'pass exactly one of text="...", text_file=PATH, phonemes="IPA" or '
+            f"phonemes_file=PATH (got {sorted(given) or 'none'})"
+        )
+    key, value = next(iter(given.items()))
+    content = read_text_file(value) if key.endswith("_file") else str(value)
+    if not content.strip():
+        raise ValueError(f"{key} is empty or whitespace only: give something to say")
+    return key, content, key.startswith("phonemes")
+
+
+def _check_output_dir(path: Path) -> None:
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise FileNotFoundError(
+            f"output directory {str(parent)!r} does not exist: create it or pass another output="
+        )
+    if not os.access(parent, os.W_OK):
+        raise PermissionError(f"output directory {str(parent)!r} is not writable")
+
+
+def infer(cfg: DictConfig) -> InferResult:
+    """Synthesize per the config; returns the written WAV paths and the phonemes."""
+    speed = check_speed(cfg.speed)
+    key, content, is_phonemes = _inputs(cfg)
+    lines = bool(cfg.get("lines"))
+    if lines:
+        if not key.endswith("_file") or not cfg.get("output_dir"):
+            raise ValueError("lines=true needs text_file= (or phonemes_file=) and output_dir=")
+    else:
+        _check_output_dir(Path(cfg.output))
+    voice, lang = resolve_voice(cfg)
+    torch.set_num_threads(cfg.get("threads") or torch.get_num_threads())
+    model = load_model(
+        cfg.get("checkpoint"), config=model_config_from(cfg.model), device=cfg.device
+    )
+    pipeline = Pipeline(model, voice, lang=lang, speed=speed, seed=cfg.get("seed"))
+    if lines:
+        from kokoro_lab.lightning.inference import synthesize_lines
+
+        accelerator = "gpu" if str(cfg.device).startswith("cuda") else "cpu"
+        paths = synthesize_lines(
+            pipeline, content.splitlines(), cfg.output_dir, is_phonemes, accelerator=accelerator
+        )
+        return InferResult(paths, [])
+    result = pipeline(phonemes=content) if is_phonemes else pipeline(text=content)
+    path = write_wav(cfg.output, result.audio)
+    if cfg.get("timestamps"):
+        from kokoro_lab.timestamps import write_timestamps
+
+        write_timestamps(result, Path(cfg.output).with_suffix(".json"))
+    return InferResult([path], [c.phonemes for c in result.chunks])
