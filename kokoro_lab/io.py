@@ -33,7 +33,12 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
         raise PermissionError(
             f"output directory {str(parent)!r} is not writable: choose a writable location"
         )
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
+    except OSError as err:
+        raise PermissionError(
+            f"cannot write in {str(parent)!r} ({err.strerror}): choose a writable location"
+        ) from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:

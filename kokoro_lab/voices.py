@@ -258,9 +258,9 @@ def _hub_voice(name: str, entry: dict, voices_dir: str | os.PathLike | None) -> 
         raise FileNotFoundError(
             f"voice {name!r} needs the voicepack file {basename} ({repo_id}/{filename}), which is "
             f"not in the local Hugging Face cache{where}, and it cannot be fetched: {err}. Pass "
-            f"it locally instead: load_voice({name!r}, voices_dir=DIR) with DIR containing "
-            f"{basename}, or load_voice({name!r}, voice_path=FILE); on a machine with internet, "
-            f"`hf download {repo_id} {filename}` fetches it."
+            f"it locally instead: voices_dir=DIR with DIR containing {basename} (load_voice("
+            f"{name!r}, voices_dir=DIR) in Python), or voice_path=FILE for one voicepack file; "
+            f"on a machine with internet, `hf download {repo_id} {filename}` fetches it."
         ) from None
     return VoicePack.from_pt(path, name)
 

@@ -19,10 +19,12 @@ from kokoro_lab.pipeline import Pipeline
 
 
 class LinesDataset(Dataset):
-    """Non-empty lines of a text (or phoneme) file as (index, line); index starts at 1."""
+    """Non-empty lines of a text (or phoneme) file as (index, line), numbered 1, 2, ... in order
+    (blank lines are skipped and take no number)."""
 
     def __init__(self, lines: list[str]):
-        self.items = [(i, line.strip()) for i, line in enumerate(lines, 1) if line.strip()]
+        kept = [line.strip() for line in lines if line.strip()]
+        self.items = list(enumerate(kept, 1))
         if not self.items:
             raise ValueError("the lines file has no non-empty line to synthesize")
 
