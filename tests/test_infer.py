@@ -175,3 +175,10 @@ def test_timestamps_json(tmp_path):
     times = [t for w in words for t in (w["start"], w["end"])]
     assert times == sorted(times) and words[0]["end"] <= words[1]["start"]
     assert 0 < words[-1]["end"] <= data["duration"]
+
+
+def test_unknown_voice_lists_known_ones(tmp_path):
+    proc = run_script("+voice=nobody", "text=Hi", f"output={tmp_path / 'x.wav'}")
+    assert proc.returncode != 0
+    assert "nobody" in proc.stderr and "af_bella" in proc.stderr and "jf_alpha" in proc.stderr
+    assert not (tmp_path / "x.wav").exists()
