@@ -59,6 +59,10 @@ class KokoroModel(nn.Module):
         super().__init__()
         cfg = config or KokoroConfig()
         self.config = cfg
+        #: Run the decoder's convolutions in bfloat16 (autocast; the harmonic source and the
+        #: iSTFT stay float32). A fast CPU path on bf16-capable hardware; quality cost measured
+        #: in docs/benchmarks.md.
+        self.bf16_decoder = False
         self.bert = Albert(cfg.albert)
         self.bert_encoder = nn.Linear(cfg.albert.hidden_size, cfg.hidden_dim)
         self.predictor = ProsodyPredictor(
@@ -127,9 +131,11 @@ class KokoroModel(nn.Module):
         t_en = self.text_encoder(tokens, valid)
         asr = expand_to_frames(t_en, prosody.frame_index)
         fv = None if valid is None else prosody.frame_valid
-        return self.decoder(
-            asr, prosody.f0, prosody.energy, self.decoder_style(style), fv, generator
-        )
+        with torch.autocast(tokens.device.type, torch.bfloat16, enabled=self.bf16_decoder):
+            audio = self.decoder(
+                asr, prosody.f0, prosody.energy, self.decoder_style(style), fv, generator
+            )
+        return audio.float()
 
     def forward(
         self,

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from kokoro_lab.config import SAMPLE_RATE
 from kokoro_lab.model import KokoroModel
+from kokoro_lab.modules.masking import lengths_to_valid
 from kokoro_lab.text import G2P, chunk_phonemes, get_g2p, iter_chunks, model_input_ids
 from kokoro_lab.voices import VoicePack
 
@@ -69,8 +70,9 @@ class Synthesis:
 class Pipeline:
     """A KokoroModel, a voice and a language: `pipeline(text)` -> Synthesis.
 
-    `stream(text)` yields ChunkAudio as soon as each chunk is synthesized (first audio after one
-    chunk's work). `phonemes=` bypasses G2P for users who pass IPA.
+    `stream(text)` yields ChunkAudio as soon as each chunk is synthesized; with
+    `first_sentence_alone` (default) the first chunk is the first sentence, so the first audio of
+    a long text costs about one sentence's work. `phonemes=` bypasses G2P for users who pass IPA.
     """
 
     def __init__(
@@ -80,8 +82,10 @@ class Pipeline:
         lang: str = "en-us",
         speed: float = 1.0,
         seed: int | None = 0,
+        first_sentence_alone: bool = True,
     ):
         self.model = model
+        self.first_sentence_alone = first_sentence_alone
         self.voice = voice
         self.lang = lang
         self.speed = check_speed(speed)
@@ -127,7 +131,7 @@ class Pipeline:
             for ps in chunk_phonemes(phonemes.strip()):
                 yield "", ps
         else:
-            for chunk in iter_chunks(text, self.g2p):
+            for chunk in iter_chunks(text, self.g2p, first_alone=self.first_sentence_alone):
                 yield chunk.text, chunk.phonemes
 
     def stream(self, text: str | None = None, phonemes: str | None = None) -> Iterator[ChunkAudio]:
@@ -143,3 +147,66 @@ class Pipeline:
     def __call__(self, text: str | None = None, phonemes: str | None = None) -> Synthesis:
         chunks = list(self.stream(text, phonemes))
         return Synthesis(torch.cat([c.audio for c in chunks]), chunks)
+
+    def synthesize_batch(
+        self,
+        texts: list[str] | None = None,
+        phonemes: list[str] | None = None,
+        batch_size: int = 8,
+    ) -> list[Synthesis]:
+        """Many texts at once: their chunks run through the model in padded batches of similar
+        length. Each text's result equals `pipeline(text)` (durations identical, audio within
+        float tolerance): chunk i of a text still draws its noise from `seed + i`."""
+        if (texts is None) == (phonemes is None):
+            raise ValueError("pass exactly one of texts= or phonemes=")
+        items = texts if texts is not None else phonemes
+        units = [
+            (k, i, chunk_text, ps)
+            for k, item in enumerate(items)
+            for i, (chunk_text, ps) in enumerate(
+                self._units(item, None) if texts is not None else self._units(None, item)
+            )
+        ]
+        order = sorted(range(len(units)), key=lambda j: len(units[j][3]))
+        done: dict[int, ChunkAudio] = {}
+        for start in range(0, len(order), batch_size):
+            group = [units[j] for j in order[start : start + batch_size]]
+            for j, chunk in zip(order[start : start + batch_size], self._run_batch(group)):
+                done[j] = chunk
+        results: list[list[ChunkAudio]] = [[] for _ in items]
+        for j, (k, *_rest) in enumerate(units):
+            results[k].append(done[j])
+        out = []
+        for chunks in results:
+            offset = 0
+            for c in chunks:
+                c.offset_s = offset / SAMPLE_RATE
+                offset += c.audio.shape[-1]
+            out.append(Synthesis(torch.cat([c.audio for c in chunks]), chunks))
+        return out
+
+    def _run_batch(self, group: list[tuple[int, int, str, str]]) -> list[ChunkAudio]:
+        """Chunks (text index, chunk index, text, phonemes) -> ChunkAudio, one padded forward."""
+        ids = [model_input_ids(ps) for *_, ps in group]
+        if len(group) == 1:
+            ((_, i, text, ps),) = group
+            return [self.synthesize_phonemes(ps, i, text)]
+        lengths = torch.tensor([len(x) for x in ids])
+        tokens = torch.zeros(len(ids), int(lengths.max()), dtype=torch.long)
+        for b, x in enumerate(ids):
+            tokens[b, : len(x)] = torch.tensor(x)
+        valid = lengths_to_valid(lengths)
+        style = torch.cat([self.voice.select(len(x) - 2) for x in ids])
+        gens = None if self.seed is None else [self._generator(i) for _, i, _, _ in group]
+        dev = self.device
+        with torch.inference_mode():
+            out = self.model(tokens.to(dev), style.to(dev), self.speed, valid.to(dev), gens)
+        chunks = []
+        for b, (_, i, text, ps) in enumerate(group):
+            n, m = int(lengths[b]), int(out.audio_lengths[b])
+            chunks.append(
+                ChunkAudio(
+                    i, text, ps, tokens[b, :n], out.durations[b, :n].cpu(), out.audio[b, :m].cpu()
+                )
+            )
+        return chunks

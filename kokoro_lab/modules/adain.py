@@ -30,20 +30,30 @@ class InstanceNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(channels))
         self.bias = nn.Parameter(torch.zeros(channels))
 
+    def affine(self, x: Tensor, valid: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """x (b, c, t) -> scale, shift (b, c, 1) with norm(x) = x * scale + shift."""
+        if valid is None:
+            var, mean = torch.var_mean(x, dim=-1, keepdim=True, correction=0)
+        else:
+            m = rearrange(valid, "b t -> b 1 t").to(x.dtype)
+            n = m.sum(-1, keepdim=True).clamp(min=1)
+            mean = (x * m).sum(-1, keepdim=True) / n
+            var = ((x - mean).square() * m).sum(-1, keepdim=True) / n
+        scale = torch.rsqrt(var + self.eps) * rearrange(self.weight, "c -> c 1")
+        return scale, rearrange(self.bias, "c -> c 1") - mean * scale
+
     def forward(self, x: Tensor, valid: Tensor | None = None) -> Tensor:
         """x (b, c, t), valid (b, t) -> (b, c, t)."""
-        if valid is None:
-            return F.instance_norm(x, weight=self.weight, bias=self.bias, eps=self.eps)
-        m = rearrange(valid, "b t -> b 1 t").to(x.dtype)
-        n = m.sum(-1, keepdim=True).clamp(min=1)
-        mean = (x * m).sum(-1, keepdim=True) / n
-        var = ((x - mean).square() * m).sum(-1, keepdim=True) / n
-        y = (x - mean) * torch.rsqrt(var + self.eps)
-        return y * rearrange(self.weight, "c -> c 1") + rearrange(self.bias, "c -> c 1")
+        scale, shift = self.affine(x, valid)
+        return torch.addcmul(shift, x, scale)
 
 
 class AdaIN1d(nn.Module):
-    """Adaptive instance norm: x (b, c, t), style (b, s) -> (b, c, t)."""
+    """Adaptive instance norm: x (b, c, t), style (b, s) -> (b, c, t).
+
+    (1 + gamma) * norm(x) + beta is folded into one per-channel scale and shift, so the big
+    tensor is read once and written once.
+    """
 
     def __init__(self, style_dim: int, channels: int):
         super().__init__()
@@ -52,7 +62,8 @@ class AdaIN1d(nn.Module):
 
     def forward(self, x: Tensor, style: Tensor, valid: Tensor | None = None) -> Tensor:
         gamma, beta = rearrange(self.fc(style), "b (two c) -> two b c 1", two=2)
-        return (1 + gamma) * self.norm(x, valid) + beta
+        scale, shift = self.norm.affine(x, valid)
+        return torch.addcmul((1 + gamma) * shift + beta, x, (1 + gamma) * scale)
 
 
 class AdaLayerNorm(nn.Module):

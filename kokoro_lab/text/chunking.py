@@ -214,11 +214,13 @@ def iter_chunks(
     g2p: G2P | str,
     max_len: int = CONTEXT_LENGTH,
     batch_size: int = 64,
+    first_alone: bool = False,
 ) -> Iterator[Chunk]:
     """Text -> Chunks whose phonemes have <= max_len symbols, streamed (see module doc).
 
-    `g2p` is a G2P object or an espeak language ("en-us"). Raises ValueError when the text is
-    empty or has nothing speakable at all.
+    `g2p` is a G2P object or an espeak language ("en-us"). `first_alone` ends the first chunk
+    after the first sentence, so a streaming caller's first audio costs one sentence's work.
+    Raises ValueError when the text is empty or has nothing speakable at all.
     """
     _check_max_len(max_len)
     if batch_size < 1:
@@ -235,7 +237,9 @@ def iter_chunks(
                 yield s, i == len(sents) - 1  # True: the paragraph ends after this sentence
 
     stream = sentences()
-    while batch := list(islice(stream, batch_size)):
+    first = first_alone
+    # A small first batch: the first chunk should not wait for 64 sentences of G2P.
+    while batch := list(islice(stream, 4 if first_alone and first else batch_size)):
         phonemes = g2p.phonemize_batch([s for s, _ in batch])
         for (sentence, para_end), ps in zip(batch, phonemes, strict=True):
             if len(ps) <= max_len:
@@ -243,7 +247,8 @@ def iter_chunks(
             else:
                 for unit_text, unit_ps in _split_long_sentence(sentence, g2p, max_len):
                     yield from packer.add(unit_text, unit_ps)
-            if para_end:
+            if para_end or (first and is_speakable(ps)):
+                first = False
                 yield from packer.flush()
     yield from packer.finish()
 

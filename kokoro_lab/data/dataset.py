@@ -1,0 +1,303 @@
+"""LJSpeech-layout speech datasets: metadata rows -> cached phonemes and features -> padded batches.
+
+Axes: b batch, t tokens (with the two boundary pads), m mel bins, F mel frames (300 samples),
+n samples at 24 kHz.
+
+Layout: `DIR/metadata.csv` with `|`-separated rows and `DIR/wavs/ID.wav`. The columns default to
+`id|text|speaker` (a row with only `id|text` belongs to the default speaker); LJSpeech's own file
+is `id|raw text|normalized text`, read with `columns=[id, raw, text]`. A `phonemes` column, when
+named, is used as given instead of G2P.
+
+`prepare_manifest` resamples every clip to 24 kHz, phonemizes its text, computes the log-mel and
+pyin F0 once and stores one file per clip under a directory named by the hash of the feature
+settings and the language (so new settings never read stale features). Rows that cannot be used
+(missing or unreadable audio, no speakable phonemes, too long for the context, too short for the
+alignment) are skipped, logged and listed in `bad_rows.tsv` next to the cache.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from kokoro_lab.config import CONTEXT_LENGTH
+from kokoro_lab.data.features import LOG_FLOOR, FeatureSettings, LogMelSpectrogram, clip_features
+from kokoro_lab.io import atomic_write
+
+log = logging.getLogger(__name__)
+
+METADATA = "metadata.csv"
+DEFAULT_COLUMNS = ("id", "text", "speaker")
+DEFAULT_SPEAKER = "speaker"
+PCM_SCALE = 32767.0
+
+
+@dataclass
+class Row:
+    """One metadata row: clip id, text (or phonemes), speaker name and the audio file."""
+
+    id: str
+    text: str
+    speaker: str
+    wav: Path
+    phonemes: str | None = None
+
+
+@dataclass
+class BadRow:
+    id: str
+    reason: str
+
+
+@dataclass
+class Manifest:
+    """The usable clips of a dataset (`entries`), its speakers and the rows that were skipped."""
+
+    cache_dir: Path
+    entries: list[dict]
+    speakers: list[str]
+    bad_rows: list[BadRow] = field(default_factory=list)
+
+
+def read_metadata(
+    data_dir: str | os.PathLike,
+    columns: Sequence[str] = DEFAULT_COLUMNS,
+    metadata: str = METADATA,
+    default_speaker: str = DEFAULT_SPEAKER,
+) -> tuple[list[Row], list[BadRow]]:
+    """`DIR/metadata.csv` -> rows whose wav exists, and the rows that are malformed."""
+    data_dir = Path(data_dir)
+    path = data_dir / metadata
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no {metadata} in {str(data_dir)!r}: a dataset directory holds metadata.csv "
+            "(rows `id|text|speaker`) and wavs/ID.wav"
+        )
+    columns = list(columns)
+    if "id" not in columns or not ({"text", "phonemes"} & set(columns)):
+        raise ValueError(f"columns={columns} must name `id` and `text` (or `phonemes`)")
+    rows, bad = [], []
+    with open(path, encoding="utf-8", newline="") as f:
+        for n, fields in enumerate(csv.reader(f, delimiter="|", quoting=csv.QUOTE_NONE), 1):
+            if not fields or not "".join(fields).strip():
+                continue
+            named = dict(zip(columns, (x.strip() for x in fields)))
+            clip_id = named.get("id") or f"<line {n}>"
+            text = named.get("text", "")
+            phonemes = named.get("phonemes") or None
+            if not text and not phonemes:
+                bad.append(BadRow(clip_id, f"line {n}: no text"))
+                continue
+            wav = data_dir / "wavs" / f"{clip_id}.wav"
+            if not wav.is_file():
+                bad.append(BadRow(clip_id, f"line {n}: missing {wav.relative_to(data_dir)}"))
+                continue
+            speaker = named.get("speaker") or default_speaker
+            rows.append(Row(clip_id, text, speaker, wav, phonemes))
+    return rows, bad
+
+
+def load_audio(path: Path, sample_rate: int) -> np.ndarray:
+    """A sound file -> mono float32 (n,) at `sample_rate` (soxr resampling when needed)."""
+    import soundfile as sf
+
+    audio, sr = sf.read(path, dtype="float32", always_2d=True)
+    audio = audio.mean(axis=1)
+    if sr != sample_rate:
+        import librosa
+
+        audio = librosa.resample(audio, orig_sr=sr, target_sr=sample_rate, res_type="soxr_hq")
+    return np.ascontiguousarray(audio, dtype=np.float32)
+
+
+def cache_key(settings: FeatureSettings, lang: str) -> str:
+    """The cache directory name: feature settings hash plus the G2P language."""
+    return f"{settings.digest()}-{lang}"
+
+
+def _clip_stamp(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns]
+
+
+def _phonemize(rows: list[Row], lang: str) -> list[str]:
+    todo = [r for r in rows if r.phonemes is None]
+    if todo:
+        from kokoro_lab.text import get_g2p
+
+        g2p = get_g2p(lang)
+        for r, ps in zip(todo, g2p.phonemize_batch([r.text for r in todo])):
+            r.phonemes = ps
+    return [r.phonemes for r in rows]
+
+
+def prepare_manifest(
+    data_dir: str | os.PathLike,
+    lang: str = "en-us",
+    settings: FeatureSettings | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    columns: Sequence[str] = DEFAULT_COLUMNS,
+    default_speaker: str = DEFAULT_SPEAKER,
+    max_seconds: float = 20.0,
+) -> Manifest:
+    """Compute (or reuse) every clip's tokens and features; write `manifest.json`.
+
+    `cache_dir` defaults to `DATA_DIR/.kokoro_lab_cache`; features go to
+    `cache_dir/<settings hash>-<lang>/ID.pt`. A clip is recomputed when its wav changes.
+    """
+    from kokoro_lab.text import add_boundary_pads, encode, is_speakable
+
+    settings = settings or FeatureSettings()
+    data_dir = Path(data_dir)
+    root = Path(cache_dir) if cache_dir else data_dir / ".kokoro_lab_cache"
+    out_dir = root / cache_key(settings, lang)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifest_path = out_dir / "manifest.json"
+    previous = {}
+    if manifest_path.is_file():
+        previous = {e["id"]: e for e in json.loads(manifest_path.read_text())["entries"]}
+
+    rows, bad = read_metadata(data_dir, columns, default_speaker=default_speaker)
+    mel = LogMelSpectrogram(settings)
+    frame = 2 * settings.hop_length
+    entries = []
+    fresh = [r for r in rows if (previous.get(r.id) or {}).get("stamp") != _clip_stamp(r.wav)]
+    phonemes = dict(zip((r.id for r in fresh), _phonemize(fresh, lang)))
+    for row in rows:
+        if row.id not in phonemes and (out_dir / f"{row.id}.pt").is_file():
+            entries.append(previous[row.id])
+            continue
+        ps = phonemes[row.id]
+        if not ps or not is_speakable(ps):
+            bad.append(BadRow(row.id, f"no speakable phonemes for text {row.text[:60]!r}"))
+            continue
+        ids = encode(ps)
+        if len(ids) > CONTEXT_LENGTH:
+            bad.append(BadRow(row.id, f"{len(ids)} phonemes exceed the {CONTEXT_LENGTH} context"))
+            continue
+        ids = add_boundary_pads(ids)
+        try:
+            audio = load_audio(row.wav, settings.sample_rate)
+        except (RuntimeError, OSError, ValueError) as err:  # soundfile raises LibsndfileError
+            bad.append(BadRow(row.id, f"unreadable audio ({err})"))
+            continue
+        seconds = len(audio) / settings.sample_rate
+        frames = len(audio) // frame
+        if seconds > max_seconds:
+            bad.append(BadRow(row.id, f"{seconds:.1f} s is longer than max_seconds={max_seconds}"))
+            continue
+        if frames < len(ids):
+            # The monotonic alignment gives every token at least one frame.
+            bad.append(BadRow(row.id, f"{frames} frames for {len(ids)} tokens: too short"))
+            continue
+        if not np.any(np.abs(audio) > 1e-4):
+            bad.append(BadRow(row.id, "silent audio"))
+            continue
+        feats = clip_features(audio, settings, mel)
+        item = {
+            "tokens": torch.tensor(ids, dtype=torch.int16),
+            "audio": torch.round(feats["audio"].clamp(-1, 1) * PCM_SCALE).to(torch.int16),
+            "mel": feats["mel"],
+            "f0": feats["f0"],
+        }
+        atomic_write(out_dir / f"{row.id}.pt", lambda tmp, item=item: torch.save(item, tmp))
+        entries.append(
+            {
+                "id": row.id,
+                "speaker": row.speaker,
+                "frames": frames,
+                "tokens": len(ids),
+                "phonemes": ps,
+                "text": row.text,
+                "stamp": _clip_stamp(row.wav),
+            }
+        )
+    speakers = sorted({e["speaker"] for e in entries})
+    payload = {"settings": asdict(settings), "lang": lang, "entries": entries}
+    atomic_write(manifest_path, lambda tmp: tmp.write_text(json.dumps(payload, indent=1)))
+    if bad:
+        lines = "".join(f"{b.id}\t{b.reason}\n" for b in bad)
+        atomic_write(out_dir / "bad_rows.tsv", lambda tmp: tmp.write_text(lines))
+        log.warning(
+            "%s: skipped %d of %d rows (see %s), e.g. %s: %s",
+            data_dir,
+            len(bad),
+            len(bad) + len(entries),
+            out_dir / "bad_rows.tsv",
+            bad[0].id,
+            bad[0].reason,
+        )
+    if not entries:
+        raise ValueError(f"no usable clip in {str(data_dir)!r}: {len(bad)} rows were skipped")
+    return Manifest(out_dir, entries, speakers, bad)
+
+
+def load_manifest(cache_dir: Path) -> list[dict]:
+    return json.loads((Path(cache_dir) / "manifest.json").read_text())["entries"]
+
+
+class SpeechDataset(Dataset):
+    """Cached clips -> dicts {index, id, speaker, tokens (t), audio (n), mel (m, F), f0 (F)}."""
+
+    def __init__(self, cache_dir: str | os.PathLike, entries: list[dict], speakers: list[str]):
+        self.cache_dir = Path(cache_dir)
+        self.entries = entries
+        self.speaker_index = {s: i for i, s in enumerate(speakers)}
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    @property
+    def frames(self) -> list[int]:
+        """Duration frames (600 samples) per clip: the length the sampler buckets by."""
+        return [e["frames"] for e in self.entries]
+
+    def __getitem__(self, index: int) -> dict:
+        entry = self.entries[index]
+        item = torch.load(self.cache_dir / f"{entry['id']}.pt", weights_only=True)
+        return {
+            "index": index,
+            "id": entry["id"],
+            "speaker": self.speaker_index[entry["speaker"]],
+            "tokens": item["tokens"].long(),
+            "audio": item["audio"].float() / PCM_SCALE,
+            "mel": item["mel"],
+            "f0": item["f0"],
+        }
+
+
+def _pad(tensors: list[Tensor], value: float = 0.0) -> Tensor:
+    """[(..., l_i)] -> (b, ..., max l) padded at the end of the last axis."""
+    longest = max(t.shape[-1] for t in tensors)
+    out = tensors[0].new_full((len(tensors), *tensors[0].shape[:-1], longest), value)
+    for i, t in enumerate(tensors):
+        out[i, ..., : t.shape[-1]] = t
+    return out
+
+
+def collate(items: list[dict]) -> dict:
+    """Items -> a padded batch: tokens/token_valid (b, t), mel (b, m, F) padded with the log
+    floor, f0 and mel_valid (b, F), audio (b, 300 F), speaker and index (b,), ids (list)."""
+    token_lengths = torch.tensor([len(x["tokens"]) for x in items])
+    mel_lengths = torch.tensor([x["mel"].shape[-1] for x in items])
+    return {
+        "ids": [x["id"] for x in items],
+        "index": torch.tensor([x["index"] for x in items]),
+        "speaker": torch.tensor([x["speaker"] for x in items]),
+        "tokens": _pad([x["tokens"] for x in items]),
+        "token_valid": torch.arange(int(token_lengths.max()))[None] < token_lengths[:, None],
+        "mel": _pad([x["mel"] for x in items], value=float(np.log(LOG_FLOOR))),
+        "mel_valid": torch.arange(int(mel_lengths.max()))[None] < mel_lengths[:, None],
+        "f0": _pad([x["f0"] for x in items]),
+        "audio": _pad([x["audio"] for x in items]),
+    }

@@ -1,0 +1,170 @@
+"""Evaluation sets: what is said, numbered the way `scripts/infer.py lines=true` numbers WAVs.
+
+Three sources, one shape (`EvalSet` of `EvalItem`s):
+- the Harvard sentences shipped with the package (`harvard_set`), the default;
+- a UTF-8 text file, one utterance per non-empty line (`text_file_set`): line k (blank lines
+  skipped, not counted) is item k, whose audio in an `audio_dir` is `{k:04d}.wav`;
+- an LJSpeech-layout folder with reference recordings (`ljspeech_set`): `metadata.csv` rows
+  `id|text[|normalized text]` and `wavs/ID.wav`; the normalized column, when present, is what
+  is spoken and scored (it spells numbers out).
+Axes: n samples.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from kokoro_lab.audio import read_text_file
+from kokoro_lab.data.eval_sets import HARVARD_FILE, harvard_sentences
+
+
+@dataclass(frozen=True)
+class EvalItem:
+    """One utterance: its 1-based number (the NNNN of NNNN.wav), an id, the text, and the
+    reference recording when the set has one."""
+
+    index: int
+    id: str
+    text: str
+    reference: Path | None = None
+
+    @property
+    def wav_name(self) -> str:
+        return f"{self.index:04d}.wav"
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """Utterances plus where they came from (recorded in metrics.json)."""
+
+    name: str
+    items: tuple[EvalItem, ...]
+    source: dict = field(default_factory=dict)
+
+    @property
+    def has_references(self) -> bool:
+        return any(item.reference is not None for item in self.items)
+
+    @property
+    def texts(self) -> list[str]:
+        return [item.text for item in self.items]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def _digest(texts: list[str]) -> str:
+    """SHA-256 of the texts joined by newlines: two runs with the same digest said the same."""
+    return hashlib.sha256("\n".join(texts).encode("utf-8")).hexdigest()
+
+
+def _numbered(texts: list[str]) -> tuple[EvalItem, ...]:
+    return tuple(EvalItem(i, f"{i:04d}", t) for i, t in enumerate(texts, 1))
+
+
+def _limited(items: tuple[EvalItem, ...], limit: int | None) -> tuple[EvalItem, ...]:
+    if limit is None:
+        return items
+    if limit < 1:
+        raise ValueError(f"limit={limit} must be a positive number of utterances (or null)")
+    return items[:limit]
+
+
+def harvard_set(count: int = 20, start: int = 0) -> EvalSet:
+    """Harvard sentences start+1 .. start+count (IEEE 1969 lists 1-36, 360 sentences)."""
+    texts = harvard_sentences(count, start)
+    if count < 1 or len(texts) < count:
+        raise ValueError(
+            f"num_sentences={count} (from sentence {start}) is outside the 360 Harvard "
+            "sentences: pass 1..360, or text_file= for your own set"
+        )
+    source = {
+        "kind": "harvard",
+        "file": HARVARD_FILE.name,
+        "start": start,
+        "count": count,
+        "sha256": _digest(texts),
+    }
+    return EvalSet(f"harvard[{start}:{start + count}]", _numbered(texts), source)
+
+
+def text_file_set(path: str | os.PathLike, limit: int | None = None) -> EvalSet:
+    """Non-empty lines of a UTF-8 file, stripped, numbered 1, 2, ... (blank lines take no
+    number, as in `scripts/infer.py lines=true`)."""
+    texts = [line.strip() for line in read_text_file(path).splitlines() if line.strip()]
+    if not texts:
+        raise ValueError(f"text file {str(path)!r} has no non-empty line to evaluate")
+    items = _limited(_numbered(texts), limit)
+    source = {"kind": "text_file", "path": str(path), "sha256": _digest([i.text for i in items])}
+    return EvalSet(Path(path).name, items, source)
+
+
+def ljspeech_set(data_dir: str | os.PathLike, limit: int | None = None) -> EvalSet:
+    """An LJSpeech-layout folder: `metadata.csv` (`id|text[|normalized]`, no header) and
+    `wavs/ID.wav` for every row."""
+    root = Path(data_dir)
+    metadata = root / "metadata.csv"
+    if not metadata.is_file():
+        raise FileNotFoundError(
+            f"data_dir={str(root)!r} has no metadata.csv: an LJSpeech-layout folder holds "
+            "metadata.csv (rows `id|text[|normalized text]`) and wavs/ID.wav"
+        )
+    with open(metadata, encoding="utf-8", newline="") as f:
+        rows = [r for r in csv.reader(f, delimiter="|", quoting=csv.QUOTE_NONE) if any(r)]
+    items = []
+    for line, row in enumerate(rows, 1):
+        if len(row) < 2 or not row[0].strip() or not row[1].strip():
+            raise ValueError(
+                f"{metadata}:{line} should read `id|text[|normalized text]`, got {'|'.join(row)!r}"
+            )
+        uid = row[0].strip()
+        text = (row[2] if len(row) > 2 and row[2].strip() else row[1]).strip()
+        wav = root / "wavs" / f"{uid}.wav"
+        if not wav.is_file():
+            raise FileNotFoundError(
+                f"{metadata}:{line} names {uid!r} but {wav} does not exist: every row needs "
+                "its recording in wavs/ID.wav"
+            )
+        items.append(EvalItem(len(items) + 1, uid, text, wav))
+    if not items:
+        raise ValueError(f"{metadata} has no rows to evaluate")
+    items = _limited(tuple(items), limit)
+    source = {"kind": "ljspeech", "path": str(root), "sha256": _digest([i.text for i in items])}
+    return EvalSet(root.name, items, source)
+
+
+def eval_set_from_config(cfg) -> EvalSet:
+    """`data_dir=` > `text_file=` > the first `num_sentences` Harvard sentences."""
+    if cfg.get("data_dir") and cfg.get("text_file"):
+        raise ValueError(
+            "pass data_dir= (texts and references from metadata.csv) or text_file=, not both"
+        )
+    limit = cfg.get("limit")
+    if cfg.get("data_dir"):
+        return ljspeech_set(cfg.data_dir, limit)
+    if cfg.get("text_file"):
+        return text_file_set(cfg.text_file, limit)
+    count = int(cfg.get("num_sentences") or 20)
+    return harvard_set(min(count, limit) if limit else count)
+
+
+def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
+    """A sound file -> (audio (n,) float32 in [-1, 1], mono (channels averaged), sample rate)."""
+    import soundfile as sf
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"audio file {str(path)!r} does not exist")
+    try:
+        audio, rate = sf.read(path, dtype="float32", always_2d=True)
+    except sf.LibsndfileError as err:
+        raise ValueError(f"cannot read {str(path)!r} as audio: {err}") from None
+    if audio.shape[0] == 0:
+        raise ValueError(f"audio file {str(path)!r} is empty")
+    return audio.mean(axis=1), int(rate)

@@ -1,0 +1,198 @@
+"""`python scripts/benchmark.py`: every engine in its own process on the same phonemes, voices and
+threads; writes docs/benchmarks.md and docs/benchmark.json (ratios > 1: kokoro_lab is faster)."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from kokoro_lab.data.eval_sets import harvard_sentences
+from kokoro_lab.io import atomic_write
+from kokoro_lab.runtime import ENV_EQUIVALENT
+from kokoro_lab.text import phonemize
+from kokoro_lab.voices import load_voice
+
+log = logging.getLogger(__name__)
+
+#: Engines whose process gets the tuned glibc allocator (ours by default; the KModel twin so
+#: the comparison at equal allocator settings exists).
+TUNED = {
+    "kokoro_lab_fp32",
+    "kokoro_lab_batch4",
+    "kokoro_lab_batch16",
+    "kokoro_lab_bf16",
+    "kmodel_tuned_alloc",
+}
+
+
+def _worker(cfg: dict, timeout: float) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": str(cfg["threads"])}
+    if cfg["engine"] == "kmodel_tuned_alloc":
+        env.update(ENV_EQUIVALENT)  # the official model as a user would tune it: env vars
+    log.info("benchmark: %s", cfg["engine"])
+    proc = subprocess.run(
+        [sys.executable, "-m", "kokoro_lab.benchmark.worker", json.dumps(cfg)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"engine {cfg['engine']} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def bf16_capable() -> bool:
+    """True on CPUs with bfloat16 matrix units (AVX512-BF16 / AMX), where the bf16 decoder pays."""
+    import torch
+
+    return any(k in torch.backends.cpu.get_cpu_capability() for k in ("AVX512_BF16", "AMX"))
+
+
+def _ratio(num: float | None, den: float | None) -> float | None:
+    return None if not num or not den else round(num / den, 3)
+
+
+def benchmark(cfg: DictConfig) -> dict:
+    quick = bool(cfg.quick)
+    n = cfg.quick_sentences if quick else cfg.num_sentences
+    sentences = harvard_sentences(n)
+    phonemes = [phonemize(s, "en-us") for s in sentences]
+    voices = [load_voice(v) for v in cfg.voices]
+    styles = [
+        voices[i % len(voices)].select(len(ps)).numpy().tolist() for i, ps in enumerate(phonemes)
+    ]
+    base = {
+        "threads": int(cfg.threads),
+        "phonemes": phonemes,
+        "styles": styles,
+        "warmup": int(cfg.warmup),
+        "repeats": int(cfg.quick_repeats if quick else cfg.repeats),
+    }
+    names = list(cfg.engines)
+    if bf16_capable() and "kokoro_lab_bf16" not in names:
+        names.insert(3, "kokoro_lab_bf16")
+    engines: dict[str, dict] = {}
+    for name in names:
+        wcfg = {**base, "engine": name, "tune_allocator": name in TUNED}
+        if name == "kokoro_lab_batch16" and len(phonemes) < 16:
+            wcfg["phonemes"] = (phonemes * 16)[:16]
+            wcfg["styles"] = (styles * 16)[:16]
+        engines[name] = _worker(wcfg, cfg.timeout_s)
+    long_text = " ".join(harvard_sentences(60))[: cfg.long_text_chars]
+    stream = _worker(
+        {
+            **base,
+            "engine": "first_chunk",
+            "voice": cfg.voices[0],
+            "long_text": long_text,
+            "first_sentence": harvard_sentences(1)[0],
+        },
+        cfg.timeout_s,
+    )
+    quality = (
+        _worker(
+            {**base, "engine": "quality", "voice": cfg.voices[0], "sentences": sentences},
+            cfg.timeout_s,
+        )
+        if cfg.quality
+        else {}
+    )
+
+    def rtf(name):
+        return engines.get(name, {}).get("rtf_median")
+
+    def thr(name):
+        return engines.get(name, {}).get("throughput_audio_s_per_s")
+
+    ours_fp32 = rtf("kokoro_lab_fp32")
+    fastest = max((e for e in engines if e.startswith("kokoro_lab")), key=thr, default=None)
+    result = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor(),
+            "cpus": os.cpu_count(),
+            "threads": int(cfg.threads),
+            "python": platform.python_version(),
+        },
+        "command": " ".join(["python", "scripts/benchmark.py", *cfg.get("argv", [])]),
+        "sentences": len(phonemes),
+        "engines": engines,
+        "streaming": stream,
+        "quality": quality,
+        "ratios": {
+            "fp32_vs_kmodel": _ratio(rtf("kmodel"), ours_fp32),
+            "fp32_vs_kmodel_same_alloc": _ratio(rtf("kmodel_tuned_alloc"), ours_fp32),
+            "fp32_vs_kmodel_compile": _ratio(rtf("kmodel_compile"), ours_fp32),
+            "fastest_cpu_vs_ort_int8": _ratio(thr(fastest), thr("ort_int8")),
+            "batch16_vs_batch1": _ratio(thr("kokoro_lab_batch16"), thr("kokoro_lab_fp32")),
+            "first_chunk_vs_first_sentence": _ratio(
+                stream["first_sentence_s"], stream["first_chunk_s"]
+            ),
+        },
+        "fastest_cpu_engine": fastest,
+    }
+    out_dir = Path(cfg.output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(
+        out_dir / "benchmark.json", lambda p: p.write_text(json.dumps(result, indent=1) + "\n")
+    )
+    atomic_write(out_dir / "benchmarks.md", lambda p: p.write_text(render_markdown(result, cfg)))
+    return result
+
+
+def render_markdown(r: dict, cfg: DictConfig) -> str:
+    rows = [
+        "| engine | RTF (median) | throughput (audio s / s) | peak RSS (MB) | load (s) | first call (s) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, e in r["engines"].items():
+        rows.append(
+            f"| {name} | {e['rtf_median']:.3f} | {e['throughput_audio_s_per_s']:.2f} | "
+            f"{e['peak_rss_mb']:.0f} | {e['load_s']:.1f} | {e['first_call_s']:.1f} |"
+        )
+    ratios = "\n".join(f"| {k} | {v} |" for k, v in r["ratios"].items())
+    s = r["streaming"]
+    q = r.get("quality") or {}
+    m = r["machine"]
+    return f"""# Benchmarks
+
+Measured {r["date"]} on {m["platform"]} ({m["cpus"]} CPUs, {m["threads"]} threads, Python
+{m["python"]}); {r["sentences"]} Harvard sentences phonemized once (en-us), voices
+{list(cfg.voices)}; each engine in its own process; RTF = wall time / audio seconds (median of the
+runs after warm-up; lower is faster); throughput = audio seconds per wall second.
+
+Command: `{r["command"]}`
+
+{chr(10).join(rows)}
+
+Ratios (above 1: kokoro_lab is faster; the first-chunk ratio is the first sentence's synthesis
+time over our first-chunk latency, so above 1 means the first audio comes sooner than that):
+
+| ratio | value |
+| --- | --- |
+{ratios}
+
+Streaming a {cfg.long_text_chars}-character text: first audio after {s["first_chunk_s"]:.2f} s;
+its first sentence alone takes {s["first_sentence_s"]:.2f} s. Chunk joins: the largest sample jump
+across a join is {s["max_join_jump"]:.4f} (the 99th percentile of sample-to-sample steps inside
+chunks is {s["p99_sample_step"]:.4f}): chunks start and end in the boundary tokens' near-silence.
+
+Quality of the fast path (Whisper tiny.en WER on the same sentences): {json.dumps(q)}
+
+Engines: `kokoro_lab_*` = this project's KokoroModel (weight norm folded, inference mode, tuned
+glibc allocator via mallopt; `bf16` = decoder convolutions under bfloat16 autocast, harmonic source
+and iSTFT in float32; `batchB` = padded batches of B); `kmodel` = hexgrad's `kokoro.KModel` 0.9.4
+on the same weights, as its users run it; `kmodel_tuned_alloc` = the same with
+MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_ raised; `kmodel_compile` = under torch.compile
+(first-call column includes compilation); `ort_int8` = onnxruntime on the kokoro-onnx int8 file.
+"""
