@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from hydra import compose, initialize_config_dir
-
 from conftest import ROOT
+from hydra import compose, initialize_config_dir
+from reference_kokoro import build_kmodel
+
 from kokoro_lab.checkpoint import COMPONENTS, read_checkpoint
 from kokoro_lab.tasks.weights import count_params, export_checkpoint
 from kokoro_lab.text import VOCAB
-from reference_kokoro import build_kmodel
 
 
 def _cfg(name, *overrides):

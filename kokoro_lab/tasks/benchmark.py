@@ -152,7 +152,8 @@ def benchmark(cfg: DictConfig) -> dict:
 
 def render_markdown(r: dict, cfg: DictConfig) -> str:
     rows = [
-        "| engine | RTF (median) | throughput (audio s / s) | peak RSS (MB) | load (s) | first call (s) |",
+        "| engine | RTF (median) | throughput (audio s / s) | peak RSS (MB) | load (s) "
+        "| first call (s) |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for name, e in r["engines"].items():
