@@ -9,6 +9,7 @@ Axes: b batch (utterances), n samples.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 
@@ -20,29 +21,33 @@ from kokoro_lab.text import VOCAB, model_input_ids
 Synth = Callable[[list[str], list[np.ndarray]], list[np.ndarray]]
 
 
-def kokoro_lab_engine(batch_size: int = 1, bf16: bool = False, compile: bool = False) -> Synth:
+def kokoro_lab_engine(
+    batch_size: int = 1, bf16: bool = False, compile: bool = False, device: str = "cpu"
+) -> Synth:
     from kokoro_lab.model import load_model
     from kokoro_lab.modules.masking import lengths_to_valid
 
-    model = load_model()
+    model = load_model(device=device)
     model.bf16_decoder = bf16
     if compile:
         model.decoder.generator = torch.compile(model.decoder.generator, dynamic=True)
 
     def run_batch(phonemes: list[str], styles: list[np.ndarray]) -> list[np.ndarray]:
         ids = [model_input_ids(ps) for ps in phonemes]
-        gens = [torch.Generator().manual_seed(i) for i in range(len(ids))]
-        style = torch.from_numpy(np.concatenate(styles))
+        gens = [torch.Generator(device).manual_seed(i) for i in range(len(ids))]
+        style = torch.from_numpy(np.concatenate(styles)).to(device)
         with torch.inference_mode():
             if len(ids) == 1:
-                out = model(torch.tensor(ids), style, generator=gens[0])
-                return [out.audio[0].numpy()]
+                out = model(torch.tensor(ids, device=device), style, generator=gens[0])
+                return [out.audio[0].cpu().numpy()]
             lengths = torch.tensor([len(x) for x in ids])
             tokens = torch.zeros(len(ids), int(lengths.max()), dtype=torch.long)
             for b, x in enumerate(ids):
                 tokens[b, : len(x)] = torch.tensor(x)
-            out = model(tokens, style, valid=lengths_to_valid(lengths), generator=gens)
-            return [out.audio[b, : int(n)].numpy() for b, n in enumerate(out.audio_lengths)]
+            valid = lengths_to_valid(lengths).to(device)
+            out = model(tokens.to(device), style, valid=valid, generator=gens)
+            audio = out.audio.cpu()
+            return [audio[b, : int(n)].numpy() for b, n in enumerate(out.audio_lengths)]
 
     def synth(phonemes: list[str], styles: list[np.ndarray]) -> list[np.ndarray]:
         audio = []
@@ -53,7 +58,7 @@ def kokoro_lab_engine(batch_size: int = 1, bf16: bool = False, compile: bool = F
     return synth
 
 
-def kmodel_engine(compile: bool = False) -> Synth:
+def kmodel_engine(compile: bool = False, device: str = "cpu") -> Synth:
     import sys
     from pathlib import Path
 
@@ -62,7 +67,7 @@ def kmodel_engine(compile: bool = False) -> Synth:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
     from reference_kokoro import build_kmodel
 
-    kmodel = build_kmodel(str(embedded_checkpoint_path()), VOCAB)
+    kmodel = build_kmodel(str(embedded_checkpoint_path()), VOCAB).to(device)
     forward = kmodel.forward_with_tokens
     if compile:
         forward = torch.compile(forward, dynamic=True)
@@ -70,8 +75,9 @@ def kmodel_engine(compile: bool = False) -> Synth:
     def synth(phonemes: list[str], styles: list[np.ndarray]) -> list[np.ndarray]:
         out = []
         for ps, st in zip(phonemes, styles):
-            audio, _ = forward(torch.tensor([model_input_ids(ps)]), torch.from_numpy(st), 1.0)
-            out.append(audio.numpy())
+            tokens = torch.tensor([model_input_ids(ps)], device=device)
+            audio, _ = forward(tokens, torch.from_numpy(st).to(device), 1.0)
+            out.append(audio.cpu().numpy())
         return out
 
     return synth
@@ -101,16 +107,25 @@ def ort_engine(threads: int) -> Synth:
     return synth
 
 
-ENGINES = {
-    "kokoro_lab_fp32": lambda cfg: kokoro_lab_engine(1),
-    "kokoro_lab_batch4": lambda cfg: kokoro_lab_engine(4),
-    "kokoro_lab_batch16": lambda cfg: kokoro_lab_engine(16),
-    "kokoro_lab_bf16": lambda cfg: kokoro_lab_engine(1, bf16=True),
-    "kmodel": lambda cfg: kmodel_engine(),
-    "kmodel_tuned_alloc": lambda cfg: kmodel_engine(),
-    "kmodel_compile": lambda cfg: kmodel_engine(compile=True),
-    "ort_int8": lambda cfg: ort_engine(cfg["threads"]),
-}
+def make_engine(name: str, cfg: dict) -> Synth:
+    """`kokoro_lab_fp32`, `kokoro_lab_bf16`, `kokoro_lab_batchB` (any B), `kokoro_lab_compile`,
+    `kmodel`, `kmodel_tuned_alloc` (the allocator is set by the parent), `kmodel_compile`,
+    `ort_int8` (CPU only)."""
+    device = cfg.get("device", "cpu")
+    if m := re.fullmatch(r"kokoro_lab_batch(\d+)", name):
+        return kokoro_lab_engine(int(m.group(1)), device=device)
+    table = {
+        "kokoro_lab_fp32": lambda: kokoro_lab_engine(1, device=device),
+        "kokoro_lab_bf16": lambda: kokoro_lab_engine(1, bf16=True, device=device),
+        "kokoro_lab_compile": lambda: kokoro_lab_engine(1, compile=True, device=device),
+        "kmodel": lambda: kmodel_engine(device=device),
+        "kmodel_tuned_alloc": lambda: kmodel_engine(device=device),
+        "kmodel_compile": lambda: kmodel_engine(compile=True, device=device),
+        "ort_int8": lambda: ort_engine(cfg["threads"]),
+    }
+    if name not in table:
+        raise ValueError(f"unknown engine {name!r}; known: {sorted(table)} and kokoro_lab_batchB")
+    return table[name]()
 
 
 def timed(fn: Callable[[], object]) -> tuple[float, object]:

@@ -22,10 +22,10 @@ def main(cfg: dict) -> dict:
         from kokoro_lab.runtime import tune_allocator
 
         tune_allocator()
-    from kokoro_lab.benchmark.engines import ENGINES
+    from kokoro_lab.benchmark.engines import make_engine
 
     t0 = time.perf_counter()
-    synth = ENGINES[cfg["engine"]](cfg)
+    synth = make_engine(cfg["engine"], cfg)
     phonemes: list[str] = cfg["phonemes"]
     styles = [np.asarray(s, dtype=np.float32) for s in cfg["styles"]]
     t_load = time.perf_counter() - t0
