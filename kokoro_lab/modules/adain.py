@@ -33,7 +33,11 @@ class InstanceNorm(nn.Module):
     def affine(self, x: Tensor, valid: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """x (b, c, t) -> scale, shift (b, c, 1) with norm(x) = x * scale + shift."""
         if valid is None:
-            var, mean = torch.var_mean(x, dim=-1, keepdim=True, correction=0)
+            # Two vectorized passes: ~10x faster on CPU than torch.var_mean's Welford loop.
+            mean = x.mean(-1, keepdim=True)
+            centered = x - mean
+            grad = torch.is_grad_enabled() and centered.requires_grad
+            var = (centered.square() if grad else centered.square_()).mean(-1, keepdim=True)
         else:
             m = rearrange(valid, "b t -> b 1 t").to(x.dtype)
             n = m.sum(-1, keepdim=True).clamp(min=1)
