@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Callable
 
@@ -15,6 +16,8 @@ def run_task(task: Callable, cfg) -> object:
     try:
         return task(cfg)
     except USER_ERRORS as err:
+        if os.environ.get("HYDRA_FULL_ERROR") == "1":  # the full traceback, for debugging
+            raise
         logging.getLogger("kokoro_lab").debug("task failed", exc_info=True)
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)

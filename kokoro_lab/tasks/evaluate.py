@@ -35,6 +35,7 @@ from kokoro_lab.lightning.evaluation import EvaluationModule, EvaluationResult, 
 from kokoro_lab.metrics import DNSMOS, SpeakerSimilarity, WhisperASR
 from kokoro_lab.model import load_model
 from kokoro_lab.pipeline import Pipeline, check_speed
+from kokoro_lab.runtime import tune_allocator
 from kokoro_lab.text import get_g2p, iter_chunks, model_input_ids
 from kokoro_lab.voices import VoicePack, load_voice
 
@@ -198,6 +199,7 @@ def evaluate(cfg: DictConfig) -> EvaluationOutput:
     eval_set = eval_set_from_config(cfg)
     if cfg.get("threads"):
         torch.set_num_threads(int(cfg.threads))
+    allocator_tuned = tune_allocator()  # fewer page faults per forward pass: a faster RTF
     recorded = recorded_systems(cfg, eval_set)
     systems = [*synthesized_systems(cfg, lang), *recorded]
     _check_names(systems)
@@ -248,7 +250,7 @@ def evaluate(cfg: DictConfig) -> EvaluationOutput:
             "length_bucket_cuts": result.length_cuts,
         },
         "config": OmegaConf.to_container(cfg, resolve=True),
-        "environment": environment(load_before, load_after),
+        "environment": {**environment(load_before, load_after), "allocator_tuned": allocator_tuned},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "wall_s": time.perf_counter() - started,
         "plots": [p.name for p in plots],
