@@ -19,6 +19,7 @@ from kokoro_lab.data.dataset import (
     DEFAULT_COLUMNS,
     DEFAULT_SPEAKER,
     SpeechDataset,
+    attach_reference_durations,
     collate,
     prepare_manifest,
 )
@@ -44,6 +45,9 @@ class KokoroDataModule(L.LightningDataModule):
         out, or shared with training when `val_from_train` (monitoring an overfit).
     batch_size: clips per process; the global batch is batch_size x world size.
     min_frames: clips shorter (in 600-sample frames) are skipped: the training segment length.
+    reference_durations: null, "pretrained" (what Kokoro-82M predicts from the text, with the
+        mean style of `reference_voice`, stretched to each clip; a prior for the aligner) or
+        "file" (DATA_DIR/durations.json, as the synthetic datasets record them; diagnostics).
     """
 
     def __init__(
@@ -67,6 +71,9 @@ class KokoroDataModule(L.LightningDataModule):
         drop_last: bool = False,
         seed: int = 0,
         features: dict | None = None,
+        reference_durations: str | None = None,
+        reference_voice: str = "jf_alpha",
+        feature_workers: int = 1,
     ):
         super().__init__()
         if data_dir is None and not synthetic:
@@ -87,12 +94,14 @@ class KokoroDataModule(L.LightningDataModule):
         self.num_workers, self.shuffle = num_workers, shuffle
         self.bucket_batches, self.drop_last, self.seed = bucket_batches, drop_last, seed
         self.settings = FeatureSettings(**(features or {}))
+        self.reference_durations, self.reference_voice = reference_durations, reference_voice
+        self.feature_workers = feature_workers
         self.train_set: SpeechDataset | None = None
         self.val_set: SpeechDataset | None = None
         self.speakers: list[str] = []
 
     def _manifest(self, directory: Path):
-        return prepare_manifest(
+        manifest = prepare_manifest(
             directory,
             self.lang,
             self.settings,
@@ -100,7 +109,13 @@ class KokoroDataModule(L.LightningDataModule):
             self.columns,
             self.default_speaker,
             self.max_seconds,
+            self.feature_workers,
         )
+        if self.reference_durations:
+            attach_reference_durations(
+                manifest, self.reference_durations, directory, self.reference_voice
+            )
+        return manifest
 
     def prepare_data(self) -> None:
         if self.synthetic and not (self.data_dir / "metadata.csv").is_file():

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
+from tqdm.auto import tqdm
 
 from kokoro_lab.config import CONTEXT_LENGTH
 from kokoro_lab.data.features import LOG_FLOOR, FeatureSettings, LogMelSpectrogram, clip_features
@@ -141,6 +142,50 @@ def _phonemize(rows: list[Row], lang: str) -> list[str]:
     return [r.phonemes for r in rows]
 
 
+def _process_row(job: tuple) -> dict | BadRow:
+    """One metadata row -> its manifest entry (features written to the cache), or why not."""
+    from kokoro_lab.text import add_boundary_pads, encode, is_speakable
+
+    row, settings, out_dir, max_seconds = job
+    ps = row.phonemes
+    if not ps or not is_speakable(ps):
+        return BadRow(row.id, f"no speakable phonemes for text {row.text[:60]!r}")
+    ids = encode(ps)
+    if len(ids) > CONTEXT_LENGTH:
+        return BadRow(row.id, f"{len(ids)} phonemes exceed the {CONTEXT_LENGTH} context")
+    ids = add_boundary_pads(ids)
+    try:
+        audio = load_audio(row.wav, settings.sample_rate)
+    except (RuntimeError, OSError, ValueError) as err:  # soundfile raises LibsndfileError
+        return BadRow(row.id, f"unreadable audio ({err})")
+    seconds = len(audio) / settings.sample_rate
+    frames = len(audio) // (2 * settings.hop_length)
+    if seconds > max_seconds:
+        return BadRow(row.id, f"{seconds:.1f} s is longer than max_seconds={max_seconds}")
+    if frames < len(ids):
+        # The monotonic alignment gives every token at least one frame.
+        return BadRow(row.id, f"{frames} frames for {len(ids)} tokens: too short")
+    if not np.any(np.abs(audio) > 1e-4):
+        return BadRow(row.id, "silent audio")
+    feats = clip_features(audio, settings, LogMelSpectrogram(settings))
+    item = {
+        "tokens": torch.tensor(ids, dtype=torch.int16),
+        "audio": torch.round(feats["audio"].clamp(-1, 1) * PCM_SCALE).to(torch.int16),
+        "mel": feats["mel"],
+        "f0": feats["f0"],
+    }
+    atomic_write(out_dir / f"{row.id}.pt", lambda tmp: torch.save(item, tmp))
+    return {
+        "id": row.id,
+        "speaker": row.speaker,
+        "frames": frames,
+        "tokens": len(ids),
+        "phonemes": ps,
+        "text": row.text,
+        "stamp": _clip_stamp(row.wav),
+    }
+
+
 def prepare_manifest(
     data_dir: str | os.PathLike,
     lang: str = "en-us",
@@ -149,14 +194,14 @@ def prepare_manifest(
     columns: Sequence[str] = DEFAULT_COLUMNS,
     default_speaker: str = DEFAULT_SPEAKER,
     max_seconds: float = 20.0,
+    workers: int = 1,
 ) -> Manifest:
     """Compute (or reuse) every clip's tokens and features; write `manifest.json`.
 
     `cache_dir` defaults to `DATA_DIR/.kokoro_lab_cache`; features go to
     `cache_dir/<settings hash>-<lang>/ID.pt`. A clip is recomputed when its wav changes.
+    `workers` > 1 computes features (pyin dominates: ~1 s per clip) in that many processes.
     """
-    from kokoro_lab.text import add_boundary_pads, encode, is_speakable
-
     settings = settings or FeatureSettings()
     data_dir = Path(data_dir)
     root = Path(cache_dir) if cache_dir else data_dir / ".kokoro_lab_cache"
@@ -168,60 +213,35 @@ def prepare_manifest(
         previous = {e["id"]: e for e in json.loads(manifest_path.read_text())["entries"]}
 
     rows, bad = read_metadata(data_dir, columns, default_speaker=default_speaker)
-    mel = LogMelSpectrogram(settings)
-    frame = 2 * settings.hop_length
     entries = []
     fresh = [r for r in rows if (previous.get(r.id) or {}).get("stamp") != _clip_stamp(r.wav)]
     phonemes = dict(zip((r.id for r in fresh), _phonemize(fresh, lang)))
+    todo = []
     for row in rows:
         if row.id not in phonemes and (out_dir / f"{row.id}.pt").is_file():
             entries.append(previous[row.id])
-            continue
-        ps = phonemes[row.id]
-        if not ps or not is_speakable(ps):
-            bad.append(BadRow(row.id, f"no speakable phonemes for text {row.text[:60]!r}"))
-            continue
-        ids = encode(ps)
-        if len(ids) > CONTEXT_LENGTH:
-            bad.append(BadRow(row.id, f"{len(ids)} phonemes exceed the {CONTEXT_LENGTH} context"))
-            continue
-        ids = add_boundary_pads(ids)
-        try:
-            audio = load_audio(row.wav, settings.sample_rate)
-        except (RuntimeError, OSError, ValueError) as err:  # soundfile raises LibsndfileError
-            bad.append(BadRow(row.id, f"unreadable audio ({err})"))
-            continue
-        seconds = len(audio) / settings.sample_rate
-        frames = len(audio) // frame
-        if seconds > max_seconds:
-            bad.append(BadRow(row.id, f"{seconds:.1f} s is longer than max_seconds={max_seconds}"))
-            continue
-        if frames < len(ids):
-            # The monotonic alignment gives every token at least one frame.
-            bad.append(BadRow(row.id, f"{frames} frames for {len(ids)} tokens: too short"))
-            continue
-        if not np.any(np.abs(audio) > 1e-4):
-            bad.append(BadRow(row.id, "silent audio"))
-            continue
-        feats = clip_features(audio, settings, mel)
-        item = {
-            "tokens": torch.tensor(ids, dtype=torch.int16),
-            "audio": torch.round(feats["audio"].clamp(-1, 1) * PCM_SCALE).to(torch.int16),
-            "mel": feats["mel"],
-            "f0": feats["f0"],
-        }
-        atomic_write(out_dir / f"{row.id}.pt", lambda tmp, item=item: torch.save(item, tmp))
-        entries.append(
-            {
-                "id": row.id,
-                "speaker": row.speaker,
-                "frames": frames,
-                "tokens": len(ids),
-                "phonemes": ps,
-                "text": row.text,
-                "stamp": _clip_stamp(row.wav),
-            }
-        )
+        else:
+            row.phonemes = phonemes[row.id]
+            todo.append(row)
+    jobs = [(row, settings, out_dir, max_seconds) for row in todo]
+    if workers > 1 and len(jobs) > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(workers) as pool:
+            results = list(
+                tqdm(
+                    pool.map(_process_row, jobs, chunksize=4),
+                    total=len(jobs),
+                    desc="features",
+                    disable=len(jobs) < 50,
+                )
+            )
+    else:
+        results = [_process_row(j) for j in tqdm(jobs, desc="features", disable=len(jobs) < 50)]
+    for result in results:
+        (bad if isinstance(result, BadRow) else entries).append(result)
+    order = {r.id: i for i, r in enumerate(rows)}
+    entries.sort(key=lambda e: order[e["id"]])
     speakers = sorted({e["speaker"] for e in entries})
     payload = {"settings": asdict(settings), "lang": lang, "entries": entries}
     atomic_write(manifest_path, lambda tmp: tmp.write_text(json.dumps(payload, indent=1)))
@@ -240,6 +260,76 @@ def prepare_manifest(
     if not entries:
         raise ValueError(f"no usable clip in {str(data_dir)!r}: {len(bad)} rows were skipped")
     return Manifest(out_dir, entries, speakers, bad)
+
+
+def rescale_durations(durations: Sequence[int], frames: int) -> list[int]:
+    """Integer durations (t) -> t integers >= 1 summing to `frames`, proportional to the input
+    (cumulative rounding, so no token drifts by more than a frame)."""
+    d = np.maximum(np.asarray(durations, dtype=np.float64), 1e-3)
+    t = len(d)
+    if frames < t:
+        raise ValueError(f"{frames} frames cannot hold {t} tokens")
+    ends = np.round(np.cumsum(d) * frames / d.sum()).astype(np.int64)
+    for k in range(t):  # every token at least one frame, and room left for the rest
+        low = (ends[k - 1] if k else 0) + 1
+        ends[k] = min(max(ends[k], low), frames - (t - 1 - k))
+    ends[-1] = frames
+    return np.diff(np.concatenate([[0], ends])).tolist()
+
+
+def pretrained_durations(
+    token_lists: Sequence[Sequence[int]], voice: str = "jf_alpha"
+) -> list[list[int]]:
+    """Durations the pretrained Kokoro-82M predicts for each token sequence with the mean style
+    of `voice` (the embedded weights; bert + predictor only, no audio)."""
+    from kokoro_lab.model import load_model
+    from kokoro_lab.voices import load_voice
+
+    model = load_model()
+    style = load_voice(voice).pack.mean(dim=(0, 1))[None]
+    out = []
+    with torch.inference_mode():
+        for ids in token_lists:
+            prosody, _ = model.predict_prosody(torch.tensor([list(ids)]), style)
+            out.append(prosody.durations[0].tolist())
+    return out
+
+
+def attach_reference_durations(
+    manifest: Manifest, source: str, data_dir: Path, voice: str = "jf_alpha"
+) -> None:
+    """Give every entry `ref_durations` (t) summing to its frames, from `source`:
+    "file" reads DATA_DIR/durations.json (the rendering model's, synthetic data only);
+    "pretrained" asks the pretrained Kokoro-82M (text only, so any dataset has them).
+    Kept in the manifest, so each clip is predicted once."""
+    tag = f"{source}:{voice}" if source == "pretrained" else source
+    todo = [e for e in manifest.entries if e.get("ref_source") != tag]
+    if not todo:
+        return
+    if source == "file":
+        path = Path(data_dir) / "durations.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"reference_durations=file needs {path}")
+        table = json.loads(path.read_text())
+        found = [table.get(e["id"], {}).get("durations") or [[]] for e in todo]
+        raw = [d[0] if len(d) == 1 else sum(d, []) for d in found]
+    elif source == "pretrained":
+        from kokoro_lab.text import model_input_ids
+
+        raw = pretrained_durations([model_input_ids(e["phonemes"]) for e in todo], voice)
+    else:
+        raise ValueError(f"reference_durations={source!r}: use null, 'file' or 'pretrained'")
+    for entry, d in zip(todo, raw):
+        if len(d) != entry["tokens"]:
+            raise ValueError(
+                f"{entry['id']}: {len(d)} reference durations for {entry['tokens']} tokens"
+            )
+        entry["ref_durations"] = rescale_durations(d, entry["frames"])
+        entry["ref_source"] = tag
+    path = manifest.cache_dir / "manifest.json"
+    payload = json.loads(path.read_text())
+    payload["entries"] = manifest.entries
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(payload, indent=1)))
 
 
 def load_manifest(cache_dir: Path) -> list[dict]:
@@ -265,7 +355,7 @@ class SpeechDataset(Dataset):
     def __getitem__(self, index: int) -> dict:
         entry = self.entries[index]
         item = torch.load(self.cache_dir / f"{entry['id']}.pt", weights_only=True)
-        return {
+        out = {
             "index": index,
             "id": entry["id"],
             "speaker": self.speaker_index[entry["speaker"]],
@@ -274,6 +364,9 @@ class SpeechDataset(Dataset):
             "mel": item["mel"],
             "f0": item["f0"],
         }
+        if "ref_durations" in entry:
+            out["ref_durations"] = torch.tensor(entry["ref_durations"])
+        return out
 
 
 def _pad(tensors: list[Tensor], value: float = 0.0) -> Tensor:
@@ -287,10 +380,15 @@ def _pad(tensors: list[Tensor], value: float = 0.0) -> Tensor:
 
 def collate(items: list[dict]) -> dict:
     """Items -> a padded batch: tokens/token_valid (b, t), mel (b, m, F) padded with the log
-    floor, f0 and mel_valid (b, F), audio (b, 300 F), speaker and index (b,), ids (list)."""
+    floor, f0 and mel_valid (b, F), audio (b, 300 F), speaker and index (b,), ids (list), and
+    ref_durations (b, t) when every item has them."""
     token_lengths = torch.tensor([len(x["tokens"]) for x in items])
     mel_lengths = torch.tensor([x["mel"].shape[-1] for x in items])
+    extra = {}
+    if all("ref_durations" in x for x in items):
+        extra["ref_durations"] = _pad([x["ref_durations"] for x in items])
     return {
+        **extra,
         "ids": [x["id"] for x in items],
         "index": torch.tensor([x["index"] for x in items]),
         "speaker": torch.tensor([x["speaker"] for x in items]),

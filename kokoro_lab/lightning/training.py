@@ -59,7 +59,12 @@ from kokoro_lab.losses import (
 )
 from kokoro_lab.model import KokoroModel
 from kokoro_lab.modules.adain import InstanceNorm
-from kokoro_lab.modules.aligner import AlignmentEncoder, durations_to_path, monotonic_alignment
+from kokoro_lab.modules.aligner import (
+    AlignmentEncoder,
+    durations_to_path,
+    monotonic_alignment,
+    reference_log_prior,
+)
 from kokoro_lab.modules.alignment import expand_to_frames, frame_to_token
 from kokoro_lab.modules.discriminators import Discriminators
 from kokoro_lab.modules.style_encoder import MIN_FRAMES as STYLE_MIN_FRAMES
@@ -88,11 +93,21 @@ DEFAULT_SCHEDULE = {
     "adversarial_start": 0,  # -1: never
     "bin_loss_start": 0,
 }
+DEFAULT_ALIGNMENT = {
+    # "aligner": durations by MAS on the learned alignment; "reference": the batch's
+    # ref_durations (data.reference_durations) are used as they are.
+    "source": "aligner",
+    # weight of a log-prior band around the reference durations added before MAS (0: none)
+    "reference_prior": 0.0,
+    "band": 2.0,  # frames of slack of that band beyond half a token's reference duration
+}
 DEFAULT_OPTIM = {
     "lr": 1e-4,
     "betas": (0.0, 0.99),  # StyleTTS 2
+    "eps": 1e-8,
     "weight_decay": 1e-4,
-    "bert_lr_scale": 0.1,  # StyleTTS 2 trains PL-BERT at a tenth of the rate
+    # per-component multipliers of lr; StyleTTS 2 trains PL-BERT at a tenth of the rate
+    "lr_scales": {"bert": 0.1},
     "discriminator_lr": None,  # None: lr
     "warmup_steps": 0,
     "decay_steps": None,  # cosine decay over this many steps after warm-up; None: constant
@@ -115,8 +130,8 @@ class KokoroTraining(L.LightningModule):
     style_encoder]` to train the decoder only); the rest are frozen and kept in eval mode.
     `segment_frames`: L, the alignment frames (600 samples) the decoder renders per clip and
     step; `style_frames`: the mel frames (300 samples) of the crop the style encoders read.
-    Clips must be at least max(L, style_frames / 2) frames long. `dropout=False` disables dropout everywhere
-    (exact comparisons between runs of different world sizes).
+    Clips must be at least max(L, style_frames / 2) frames long. `dropout=False` disables
+    dropout everywhere (exact comparisons between runs of different world sizes).
     """
 
     def __init__(
@@ -139,6 +154,7 @@ class KokoroTraining(L.LightningModule):
         seed: int = 0,
         features: dict | None = None,
         val_samples: int = 1,
+        alignment: dict | None = None,
     ):
         super().__init__()
         self.save_hyperparameters(
@@ -153,6 +169,9 @@ class KokoroTraining(L.LightningModule):
         self.weights = {**DEFAULT_WEIGHTS, **(loss_weights or {})}
         self.schedule = {**DEFAULT_SCHEDULE, **(schedule or {})}
         self.optim = {**DEFAULT_OPTIM, **(optim or {})}
+        self.alignment = {**DEFAULT_ALIGNMENT, **(alignment or {})}
+        if self.alignment["source"] not in ("aligner", "reference"):
+            raise ValueError(f"alignment.source={self.alignment['source']!r}: aligner|reference")
         unknown = set(trainable) - set(COMPONENTS) - {"all"}
         if unknown:
             raise ValueError(
@@ -221,18 +240,18 @@ class KokoroTraining(L.LightningModule):
 
     def configure_optimizers(self):
         o = self.optim
-        bert = [p for p in self.model.bert.parameters() if p.requires_grad]
-        bert_ids = {id(p) for p in bert}
-        rest = [
-            p
-            for name in COMPONENTS
-            for p in self.component(name).parameters()
-            if p.requires_grad and id(p) not in bert_ids
-        ]
-        groups = [{"params": rest, "lr": o["lr"]}]
-        if bert:
-            groups.append({"params": bert, "lr": o["lr"] * o["bert_lr_scale"]})
-        g_opt = torch.optim.AdamW(groups, betas=tuple(o["betas"]), weight_decay=o["weight_decay"])
+        scales = dict(o["lr_scales"] or {})
+        unknown = set(scales) - set(COMPONENTS)
+        if unknown:
+            raise ValueError(f"optim.lr_scales names unknown components {sorted(unknown)}")
+        groups = []  # one parameter group per component, in a fixed order
+        for name in COMPONENTS:
+            params = [p for p in self.component(name).parameters() if p.requires_grad]
+            if params:
+                groups.append({"params": params, "lr": o["lr"] * scales.get(name, 1.0)})
+        g_opt = torch.optim.AdamW(
+            groups, betas=tuple(o["betas"]), eps=o["eps"], weight_decay=o["weight_decay"]
+        )
         warmup = max(int(o["warmup_steps"]), 0)
         decay, floor = o["decay_steps"], float(o["min_lr_ratio"])
 
@@ -252,6 +271,7 @@ class KokoroTraining(L.LightningModule):
             self.discriminator.parameters(),
             lr=o["discriminator_lr"] or o["lr"],
             betas=tuple(o["betas"]),
+            eps=o["eps"],
             weight_decay=o["weight_decay"],
         )
         schedulers.append(torch.optim.lr_scheduler.LambdaLR(d_opt, ramp))
@@ -298,7 +318,16 @@ class KokoroTraining(L.LightningModule):
         fv = mv[:, ::2]
         log_attn, logits = self.aligner(tokens, normalize_log_mel(batch["mel"]), tv, fv)
         token_lengths, frame_lengths = tv.sum(-1), fv.sum(-1)
-        durations = monotonic_alignment(log_attn, token_lengths, frame_lengths)
+        a = self.alignment
+        if a["source"] == "reference":
+            durations = batch["ref_durations"]
+        elif a["reference_prior"] > 0 and "ref_durations" in batch:
+            prior = reference_log_prior(batch["ref_durations"], fv.shape[1], a["band"])
+            durations = monotonic_alignment(
+                log_attn + a["reference_prior"] * prior, token_lengths, frame_lengths
+            )
+        else:
+            durations = monotonic_alignment(log_attn, token_lengths, frame_lengths)
         return {
             "log_attn": log_attn,
             "logits": logits,
@@ -496,6 +525,10 @@ class KokoroTraining(L.LightningModule):
     def _log_media(self, batch, aligned, audio, styles) -> None:
         """Audio (real, teacher-forced reconstruction, free synthesis) and mel/alignment plots
         for the first clips of the first validation batch, to every logger that takes them."""
+        from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
+
+        if not any(isinstance(lg, (WandbLogger, TensorBoardLogger)) for lg in self.loggers):
+            return
         spf = self.model.samples_per_frame
         for i in range(min(self.val_samples, batch["tokens"].shape[0])):
             n = int(aligned["frame_lengths"][i]) * spf
@@ -719,13 +752,24 @@ def read_history(path: str | Path) -> list[dict]:
 
 
 def loss_summary(records: list[dict]) -> dict[str, dict[str, float]]:
-    """{name: {first, last}} over the records in which each loss appears."""
-    out: dict[str, dict[str, float]] = {}
+    """{name: {first, last, final}} over the records in which each loss appears.
+
+    `first` is the first step's value (the untrained model); `last` the mean over the final
+    epoch's worth of steps (every clip once, so one random crop of silence or of speech does
+    not decide it); `final` the last step's value alone.
+    """
+    per_epoch: dict[int, int] = {}
+    for r in records:
+        per_epoch[r["epoch"]] = per_epoch.get(r["epoch"], 0) + 1
+    window = max(per_epoch.values(), default=1)
+    series: dict[str, list[float]] = {}
     for r in records:
         for name, value in r["losses"].items():
-            entry = out.setdefault(name, {"first": value, "last": value})
-            entry["last"] = value
-    return out
+            series.setdefault(name, []).append(value)
+    return {
+        name: {"first": v[0], "last": float(np.mean(v[-window:])), "final": v[-1]}
+        for name, v in series.items()
+    }
 
 
 class SpeakerEval(Callback):

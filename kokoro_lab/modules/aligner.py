@@ -50,6 +50,19 @@ def beta_binomial_log_prior(
     return torch.where(valid, log_p, torch.zeros_like(log_p)).float()
 
 
+def reference_log_prior(durations: Tensor, frames: int, band: float = 2.0) -> Tensor:
+    """Reference durations (b, t) -> log prior (b, f, t): frame i favours the tokens whose
+    reference span is near it, a Gaussian around each span's centre with a standard deviation
+    of half its length plus `band` frames, normalized over tokens."""
+    d = durations.float()
+    centre = torch.cumsum(d, -1) - d / 2  # (b, t)
+    sigma = d / 2 + band
+    i = torch.arange(frames, device=d.device, dtype=d.dtype)[None, :, None] + 0.5
+    score = -0.5 * ((i - centre[:, None, :]) / sigma[:, None, :]) ** 2
+    score = score.masked_fill(rearrange(durations == 0, "b t -> b 1 t"), float("-inf"))
+    return F.log_softmax(score, dim=-1)
+
+
 class AlignmentEncoder(nn.Module):
     """tokens (b, t), normalized log-mel (b, m, 2f), valids -> log alignment (b, f, t).
 
@@ -115,10 +128,11 @@ class AlignmentEncoder(nn.Module):
         scores = -self.temperature * dist  # (b, f, t)
         mask = rearrange(frame_valid, "b f -> b f 1") & rearrange(token_valid, "b t -> b 1 t")
         scores = scores.masked_fill(~rearrange(token_valid, "b t -> b 1 t"), float("-inf"))
-        prior = beta_binomial_log_prior(
-            token_valid.sum(-1), frame_valid.sum(-1), tokens.shape[1], f, self.prior_scaling
-        ).to(scores.device)
-        logits = F.log_softmax(scores, dim=-1) + prior
+        logits = F.log_softmax(scores, dim=-1)
+        if self.prior_scaling > 0:
+            logits = logits + beta_binomial_log_prior(
+                token_valid.sum(-1), frame_valid.sum(-1), tokens.shape[1], f, self.prior_scaling
+            ).to(scores.device)
         logits = logits.masked_fill(~mask, float("-inf"))
         log_attn = F.log_softmax(logits, dim=-1).masked_fill(~mask, float("-inf"))
         return log_attn, logits

@@ -4,8 +4,9 @@ Axes: b batch, n samples, p period, k frequency bins, f frames, c channels.
 
 - Multi-period (HiFi-GAN, Kong et al. 2020): the waveform folded to (n / p, p) for p in 2, 3, 5,
   7, 11, each seen by a stack of (5, 1) convs, so each sub-discriminator judges one periodicity.
-- Multi-resolution spectrogram (UnivNet, Jang et al. 2021; StyleTTS 2's `MultiResSpecDiscriminator`):
-  linear STFT magnitudes at three resolutions, each seen by 2-D convs.
+- Multi-resolution spectrogram (UnivNet, Jang et al. 2021; StyleTTS 2's
+  `MultiResSpecDiscriminator`): linear STFT magnitudes at three resolutions, each seen by 2-D
+  convs.
 
 Each sub-discriminator returns its score map and the feature maps feature matching compares.
 Widths are arguments so the tiny test config stays cheap; defaults are the published sizes.

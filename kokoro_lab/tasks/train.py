@@ -76,6 +76,19 @@ def _first_metrics(results: list[dict]) -> dict[str, float]:
     return {k: float(v) for k, v in (results[0] if results else {}).items()}
 
 
+def resume_from(cfg: DictConfig, trainer: L.Trainer) -> str | None:
+    """`ckpt_path=last` resumes only when a last.ckpt exists (a fresh run starts quietly)."""
+    path = cfg.get("ckpt_path")
+    if path != "last":
+        return path
+    found = [
+        cb.dirpath
+        for cb in trainer.checkpoint_callbacks
+        if cb.dirpath and (Path(cb.dirpath) / f"{cb.CHECKPOINT_NAME_LAST}.ckpt").is_file()
+    ]
+    return "last" if found else None
+
+
 def write_summary(run_dir: Path, summary: dict) -> Path:
     path = run_dir / "summary.json"
     return atomic_write(path, lambda tmp: tmp.write_text(json.dumps(summary, indent=2)))
@@ -112,7 +125,7 @@ def train(cfg: DictConfig) -> dict | None:
     held_out = {}
     if cfg.get("validate_before_fit"):
         held_out["before"] = _first_metrics(trainer.validate(module, datamodule=datamodule))
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from(cfg, trainer))
     if cfg.get("validate_before_fit"):
         held_out["after"] = _first_metrics(trainer.validate(module, datamodule=datamodule))
     if not trainer.is_global_zero:
