@@ -12,6 +12,7 @@ it misreads would make the WER bound a test of Whisper instead of our code.
 from __future__ import annotations
 
 import ctypes
+import mmap
 import shutil
 import time
 
@@ -289,9 +290,15 @@ def test_speed_meter_rtf():
 
 def test_speed_meter_peak_memory():
     def allocate():
-        buffer = np.ones(25_000_000, np.float32)  # 100 MB, written so it is resident
-        time.sleep(0.05)  # let the poller see it
-        return float(buffer[-1])
+        # 100 MB from a fresh anonymous mapping: np.ones could reuse heap pages that an earlier
+        # test freed while the tuned allocator (runtime.tune_allocator) kept them resident
+        with mmap.mmap(-1, 100_000_000) as region:
+            buffer = np.frombuffer(region, np.uint8)
+            buffer[::4096] = 1  # touch every page so it is resident
+            time.sleep(0.05)  # let the poller see it
+            value = float(buffer[-4096])
+            del buffer
+        return value
 
     with SpeedMeter() as meter:
         allocate()
