@@ -58,6 +58,12 @@ def bf16_capable() -> bool:
     return any(k in torch.backends.cpu.get_cpu_capability() for k in ("AVX512_BF16", "AMX"))
 
 
+def _cpu_capability() -> str:
+    import torch
+
+    return torch.backends.cpu.get_cpu_capability()
+
+
 def _ratio(num: float | None, den: float | None) -> float | None:
     return None if not num or not den else round(num / den, 3)
 
@@ -79,6 +85,7 @@ def benchmark(cfg: DictConfig) -> dict:
         "warmup": int(cfg.warmup),
         "repeats": int(cfg.quick_repeats if quick else cfg.repeats),
     }
+    load_before = os.getloadavg()
     names = list(cfg.engines)
     if str(cfg.device).startswith("cuda"):  # GPU: batch 1 RTF and throughput at B = 1 ... 64
         names = [f"kokoro_lab_batch{b}" for b in cfg.gpu_batch_sizes] + ["kmodel"]
@@ -107,7 +114,13 @@ def benchmark(cfg: DictConfig) -> dict:
     )
     quality = (
         _worker(
-            {**base, "engine": "quality", "voice": cfg.voices[0], "sentences": sentences},
+            {
+                **base,
+                "engine": "quality",
+                "voice": cfg.voices[0],
+                "sentences": sentences,
+                "bf16": "kokoro_lab_bf16" in names,
+            },
             cfg.timeout_s,
         )
         if cfg.quality
@@ -130,6 +143,9 @@ def benchmark(cfg: DictConfig) -> dict:
             "cpus": os.cpu_count(),
             "threads": int(cfg.threads),
             "python": platform.python_version(),
+            "cpu_capability": _cpu_capability(),
+            # 1-minute load average before and after: > threads means other work shared the CPU
+            "load_average": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         },
         "command": " ".join(["python", "scripts/benchmark.py", *cfg.get("argv", [])]),
         "sentences": len(phonemes),
@@ -163,13 +179,14 @@ def benchmark(cfg: DictConfig) -> dict:
 
 def render_markdown(r: dict, cfg: DictConfig) -> str:
     rows = [
-        "| engine | RTF (median) | throughput (audio s / s) | peak RSS (MB) | load (s) "
-        "| first call (s) |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| engine | RTF (median) | CPU s per audio s | throughput (audio s / s) | peak RSS (MB) "
+        "| load (s) | first call (s) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, e in r["engines"].items():
         rows.append(
-            f"| {name} | {e['rtf_median']:.3f} | {e['throughput_audio_s_per_s']:.2f} | "
+            f"| {name} | {e['rtf_median']:.3f} | {e.get('cpu_rtf_median', float('nan')):.3f} | "
+            f"{e['throughput_audio_s_per_s']:.2f} | "
             f"{e['peak_rss_mb']:.0f} | {e['load_s']:.1f} | {e['first_call_s']:.1f} |"
         )
     ratios = "\n".join(f"| {k} | {v} |" for k, v in r["ratios"].items())
@@ -178,10 +195,13 @@ def render_markdown(r: dict, cfg: DictConfig) -> str:
     m = r["machine"]
     return f"""# Benchmarks
 
-Measured {r["date"]} on {m["platform"]} ({m["cpus"]} CPUs, {m["threads"]} threads, Python
-{m["python"]}); {r["sentences"]} Harvard sentences phonemized once (en-us), voices
-{list(cfg.voices)}; each engine in its own process; RTF = wall time / audio seconds (median of the
-runs after warm-up; lower is faster); throughput = audio seconds per wall second.
+Measured {r["date"]} on {m["platform"]} ({m["cpus"]} CPUs, torch CPU capability
+{m.get("cpu_capability")}, {m["threads"]} threads, Python {m["python"]}; 1-minute load average
+{m.get("load_average")} before/after the run); {r["sentences"]} Harvard sentences phonemized once
+(en-us), voices {list(cfg.voices)}; each engine in its own process; RTF = wall time / audio
+seconds (median of the runs after warm-up; lower is faster); CPU s per audio s = user + system
+CPU time of all threads per audio second (less sensitive to other load than wall time);
+throughput = audio seconds per wall second.
 
 Command: `{r["command"]}`
 
