@@ -5,6 +5,7 @@ L segment frames, n samples, m mel bins, s style (one half of a voicepack row).
 
 One training step, per batch:
   aligner(tokens, mel) -> soft alignment -> forward-sum loss; MAS -> durations (b, t)
+    (optionally guided by a prior band around reference durations: see DEFAULT_ALIGNMENT)
   style_encoder / predictor_encoder(a random mel crop of the clip) -> style = [acoustic | prosodic]
   text_encoder(tokens) expanded by the durations, cut to a random L-frame segment,
   decoder(segment, real F0 (pyin), real energy N, acoustic style) -> audio
@@ -12,11 +13,13 @@ One training step, per batch:
   joint stage: predictor(bert(tokens), prosodic style, durations) -> duration, F0, N losses
 
 Schedule (the StyleTTS 2 two stages, as step thresholds): an optional aligner-only warm-up
-(fine-tuning: a random aligner's durations would feed the pretrained decoder garbage), the
+(it keeps a random aligner's durations away from a decoder until it has learned something), the
 acoustic stage (aligner, style encoder, text encoder, decoder), then the joint stage that adds the
-prosody predictor. The predictor learns durations from the aligner, so it starts once the
-alignments are trained instead of chasing a moving target; the decoder always hears the real F0
-and N, as in StyleTTS 2, so the stages do not change what it is asked to do.
+prosody predictor. From scratch the predictor learns durations from the aligner, so it starts
+once the alignments have settled instead of chasing a moving target; fine-tuning, where
+durations come from the pretrained model's prior from the first step, starts joint at once.
+The decoder always hears the real F0 and N, as in StyleTTS 2, so the stages do not change what
+it is asked to do; adversarial training has its own start step (it doubles the step cost).
 
 Reproducibility: the global RNG is reseeded every batch from (seed, epoch, batch, rank), and
 crops and excitation noise are drawn per clip from (seed, epoch, clip index), so a run resumed
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -93,6 +97,8 @@ DEFAULT_SCHEDULE = {
     "adversarial_start": 0,  # -1: never
     "bin_loss_start": 0,
 }
+#: Non-finite batches in a row before training gives up.
+MAX_SKIPPED = 10
 DEFAULT_ALIGNMENT = {
     # "aligner": durations by MAS on the learned alignment; "reference": the batch's
     # ref_durations (data.reference_durations) are used as they are.
@@ -106,7 +112,8 @@ DEFAULT_OPTIM = {
     "betas": (0.0, 0.99),  # StyleTTS 2
     "eps": 1e-8,
     "weight_decay": 1e-4,
-    # per-component multipliers of lr; StyleTTS 2 trains PL-BERT at a tenth of the rate
+    # lr multipliers by component or parameter prefix (the longest match wins); StyleTTS 2
+    # trains PL-BERT at a tenth of the rate
     "lr_scales": {"bert": 0.1},
     "discriminator_lr": None,  # None: lr
     "warmup_steps": 0,
@@ -240,17 +247,25 @@ class KokoroTraining(L.LightningModule):
 
     def configure_optimizers(self):
         o = self.optim
-        scales = dict(o["lr_scales"] or {})
-        unknown = set(scales) - set(COMPONENTS)
+        scales = {k: float(v) for k, v in (o["lr_scales"] or {}).items()}
+        every = {f"{c}.{n}": p for c in COMPONENTS for n, p in self.component(c).named_parameters()}
+        unknown = [k for k in scales if not any(n.startswith(k) for n in every)]
         if unknown:
-            raise ValueError(f"optim.lr_scales names unknown components {sorted(unknown)}")
-        groups = []  # one parameter group per component, in a fixed order
-        for name in COMPONENTS:
-            params = [p for p in self.component(name).parameters() if p.requires_grad]
-            if params:
-                groups.append({"params": params, "lr": o["lr"] * scales.get(name, 1.0)})
+            raise ValueError(
+                f"optim.lr_scales: {unknown} match no parameter; use component names "
+                f"({', '.join(COMPONENTS)}) or parameter prefixes like style_encoder.unshared.bias"
+            )
+        named = {n: p for n, p in every.items() if p.requires_grad}
+        groups: dict[float, list] = {}  # one parameter group per learning-rate multiplier
+        for name, p in named.items():
+            matches = [k for k in scales if name == k or name.startswith(k + ".")]
+            scale = scales[max(matches, key=len)] if matches else 1.0
+            groups.setdefault(scale, []).append(p)
         g_opt = torch.optim.AdamW(
-            groups, betas=tuple(o["betas"]), eps=o["eps"], weight_decay=o["weight_decay"]
+            [{"params": ps, "lr": o["lr"] * s} for s, ps in groups.items()],
+            betas=tuple(o["betas"]),
+            eps=o["eps"],
+            weight_decay=o["weight_decay"],
         )
         warmup = max(int(o["warmup_steps"]), 0)
         decay, floor = o["decay_steps"], float(o["min_lr_ratio"])
@@ -400,6 +415,9 @@ class KokoroTraining(L.LightningModule):
             if stage == "joint":
                 losses.update(self.prosody_losses(batch, aligned, style))
 
+        if not self._all_finite(sum(losses.values())):
+            self._skip_step(losses, batch, g_opt, d_opt)
+            return
         if adversarial and fake is not None:
             self.toggle_optimizer(d_opt)
             real_out = self.discriminator(real)
@@ -420,6 +438,10 @@ class KokoroTraining(L.LightningModule):
             self.untoggle_optimizer(g_opt)
 
         total = sum(self.weights.get(k, 0.0) * v for k, v in losses.items() if k != "disc")
+        if not self._all_finite(total):
+            self._skip_step(losses, batch, g_opt, d_opt)
+            return
+        self._skipped = 0
         self.manual_backward(total / self.accumulate)
         if last:
             if self.clip:
@@ -431,6 +453,31 @@ class KokoroTraining(L.LightningModule):
             if adversarial and len(scheds) > 1:
                 scheds[1].step()
         losses["total"] = total.detach()
+        self._log_losses(losses, batch["tokens"].shape[0])
+
+    def _all_finite(self, value: Tensor) -> bool:
+        """True when the loss is finite on every process (so all of them skip, or none)."""
+        flag = torch.isfinite(value.detach()).float().reshape(1)
+        return bool(self.trainer.strategy.reduce(flag, reduce_op="mean") == 1)
+
+    def _skip_step(self, losses: dict, batch: dict, g_opt, d_opt) -> None:
+        """A non-finite loss: drop this batch's gradients instead of poisoning the weights; give
+        up after MAX_SKIPPED batches in a row (the weights themselves have diverged)."""
+        self._skipped = getattr(self, "_skipped", 0) + 1
+        log.warning(
+            "non-finite loss at step %d (%s): batch skipped",
+            self.global_step,
+            {k: float(v) for k, v in losses.items()},
+        )
+        if self._skipped > MAX_SKIPPED:
+            raise RuntimeError(
+                f"{self._skipped} batches in a row gave non-finite losses: training diverged; "
+                "lower optim.lr (or its lr_scales), add optim.warmup_steps, or clip harder"
+            )
+        for opt in (g_opt, d_opt):
+            if opt is not None:
+                opt.zero_grad()
+        losses["total"] = sum(losses.values()).detach()
         self._log_losses(losses, batch["tokens"].shape[0])
 
     def _decode_segments(self, batch, aligned) -> tuple[Tensor, Tensor, Tensor]:
@@ -713,8 +760,9 @@ def export_official(model: KokoroModel, path: Path) -> Path:
 
 
 class LossHistory(Callback):
-    """Appends every training batch's losses (mean over ranks) and clip ids to `history.jsonl`
-    (rank zero); a resumed run keeps appending, so the file is the whole curve."""
+    """Appends every training batch's losses (mean over ranks), clip ids and wall-clock time
+    (Unix seconds) to `history.jsonl` (rank zero); a resumed run keeps appending, so the file
+    is the whole curve."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -730,6 +778,7 @@ class LossHistory(Callback):
             "ids": list(batch["ids"]),
             "stage": pl_module.stage(max(trainer.global_step - 1, 0)),
             "losses": pl_module.step_losses,
+            "time": time.time(),
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a", encoding="utf-8") as f:
