@@ -34,3 +34,16 @@ def real_model(embedded_checkpoint):
     model = KokoroModel().eval()
     load_into(model, read_checkpoint(embedded_checkpoint))
     return model
+
+
+#: The training recipe's test dataset: 16 Harvard sentences spoken by the pretrained model.
+SYNTHETIC = {"voice": "jf_alpha", "start": 0, "count": 16}
+
+
+@pytest.fixture(scope="session")
+def synthetic_data() -> Path:
+    """SYNTHETIC rendered with the embedded weights (once per machine, in the kokoro_lab cache)."""
+    from kokoro_lab.data.datamodule import synthetic_dir
+    from kokoro_lab.data.synthetic import render_dataset
+
+    return render_dataset(synthetic_dir(**SYNTHETIC), **SYNTHETIC)

@@ -7,11 +7,11 @@ import json
 import shutil
 
 import numpy as np
-import pytest
 import soundfile as sf
 import torch
+from conftest import SYNTHETIC
 
-from kokoro_lab.data.datamodule import KokoroDataModule, synthetic_dir
+from kokoro_lab.data.datamodule import KokoroDataModule
 from kokoro_lab.data.dataset import (
     SpeechDataset,
     collate,
@@ -26,15 +26,6 @@ from kokoro_lab.data.features import (
     energy_from_log_mel,
 )
 from kokoro_lab.data.sampler import BucketBatchSampler
-from kokoro_lab.data.synthetic import render_dataset
-
-SYNTHETIC = {"voice": "jf_alpha", "start": 0, "count": 16}
-
-
-@pytest.fixture(scope="session")
-def synthetic_data():
-    """16 Harvard sentences spoken by the pretrained model with jf_alpha (cached per machine)."""
-    return render_dataset(synthetic_dir(**SYNTHETIC), **SYNTHETIC)
 
 
 def test_synthetic_dataset_layout(synthetic_data):
