@@ -1,0 +1,1 @@
+"""Fitting new voicepacks for the frozen Kokoro model from recordings of one speaker."""

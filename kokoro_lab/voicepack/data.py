@@ -1,0 +1,204 @@
+"""A speaker folder (LJSpeech layout) -> clean clips at 24 kHz with phonemes, F0 and energy.
+
+Axes: n samples at 24 kHz, t tokens (with the two boundary pads), F mel frames (300 samples,
+half a duration frame), f duration frames (600 samples).
+
+Layout: `DIR/metadata.csv` with rows `id|text` or `id|text|normalized_text` (the normalized text
+is spoken when present, as in LJSpeech) and `DIR/wavs/ID.wav` at any sample rate. Every clip is
+resampled to 24 kHz (librosa, soxr) and loudness-normalized to the level Kokoro itself speaks at,
+so the energy targets are in the units the frozen predictor produces. Rows that cannot be used
+(missing or unreadable file, empty text, absurd duration, more phonemes than frames or than the
+510-token context) are reported as (file, row, reason) and skipped: a bad row never stops a run.
+
+F0 (pyin, the slow part) is cached per clip in `cache_dir`, keyed by the feature settings and the
+file's size and modification time.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from einops import rearrange
+from torch import Tensor
+
+from kokoro_lab.config import CONTEXT_LENGTH, SAMPLE_RATE
+from kokoro_lab.data.dataset import load_audio
+from kokoro_lab.data.features import FeatureSettings, LogMelSpectrogram, energy_from_log_mel, pitch
+
+log = logging.getLogger(__name__)
+
+METADATA = "metadata.csv"
+#: Samples per duration frame (one predicted duration unit) at 24 kHz.
+FRAME = 600
+#: Active-speech RMS (dBFS) every clip is scaled to: the level of Kokoro's own output
+#: (measured on jf_nezumi, Harvard sentences 1-4: -23.4 to -21.7 dBFS).
+TARGET_LEVEL_DB = -22.0
+#: Clips shorter or longer than this are reported as absurd.
+MIN_SECONDS, MAX_SECONDS = 0.4, 30.0
+
+
+@dataclass
+class BadRow:
+    """A metadata row that was skipped: the audio file, the 1-based line and why."""
+
+    file: str
+    row: int
+    reason: str
+
+
+@dataclass
+class Clip:
+    """One usable recording: audio (n = 600 f,), tokens (t,), F0 and energy (2f,) in the units
+    of the predictor's outputs (Hz, StyleTTS 2 log-norm), durations (t,) once aligned."""
+
+    id: str
+    text: str
+    phonemes: str
+    tokens: Tensor
+    audio: Tensor
+    f0: Tensor
+    energy: Tensor
+    durations: Tensor | None = None
+
+    @property
+    def frames(self) -> int:
+        return self.audio.shape[-1] // FRAME
+
+    @property
+    def num_phonemes(self) -> int:
+        """Phonemes without the boundary pads: the voicepack row is num_phonemes - 1."""
+        return self.tokens.shape[-1] - 2
+
+
+def read_rows(data_dir: Path) -> tuple[list[tuple[int, str, str, Path]], list[BadRow]]:
+    """`DIR/metadata.csv` -> [(line, id, text, wav)] and the rows without text or file."""
+    path = data_dir / METADATA
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no {METADATA} in {str(data_dir)!r}: a speaker folder holds metadata.csv (rows "
+            "`id|text` or `id|text|normalized_text`) and wavs/ID.wav"
+        )
+    rows, bad = [], []
+    with open(path, encoding="utf-8", newline="") as f:
+        for n, fields in enumerate(csv.reader(f, delimiter="|", quoting=csv.QUOTE_NONE), 1):
+            fields = [x.strip() for x in fields]
+            if not fields or not "".join(fields):
+                continue
+            clip_id = fields[0]
+            wav = data_dir / "wavs" / f"{clip_id}.wav"
+            text = (
+                (fields[2] if len(fields) > 2 and fields[2] else fields[1])
+                if len(fields) > 1
+                else ""
+            )
+            if not clip_id:
+                bad.append(BadRow(str(wav), n, "empty id"))
+            elif not text:
+                bad.append(BadRow(str(wav), n, "empty text"))
+            elif not wav.is_file():
+                bad.append(BadRow(str(wav), n, "missing file"))
+            else:
+                rows.append((n, clip_id, text, wav))
+    return rows, bad
+
+
+def active_level_db(audio: np.ndarray, frame: int = FRAME, floor_db: float = 40.0) -> float:
+    """RMS in dBFS over the frames within `floor_db` of the loudest one (speech, not pauses)."""
+    n = len(audio) // frame
+    if n == 0:
+        return float(10 * np.log10(np.mean(audio**2) + 1e-12))
+    power = rearrange(audio[: n * frame] ** 2, "(f n) -> f n", n=frame).mean(-1) + 1e-12
+    db = 10 * np.log10(power)
+    return float(10 * np.log10(power[db > db.max() - floor_db].mean()))
+
+
+def normalize_loudness(audio: np.ndarray, target_db: float = TARGET_LEVEL_DB) -> np.ndarray:
+    """Scale to `target_db` active RMS, then down if needed so no sample clips."""
+    gain = 10 ** ((target_db - active_level_db(audio)) / 20)
+    out = audio * gain
+    peak = float(np.abs(out).max()) if out.size else 0.0
+    return (out / peak * 0.99 if peak > 0.99 else out).astype(np.float32)
+
+
+def _cached_f0(audio: np.ndarray, wav: Path, cache_dir: Path | None, frames: int) -> Tensor:
+    settings = FeatureSettings()
+    key = None
+    if cache_dir is not None:
+        st = wav.stat()
+        stamp = (
+            f"{wav.resolve()}|{st.st_size}|{st.st_mtime_ns}|{settings.digest()}|{TARGET_LEVEL_DB}"
+        )
+        key = cache_dir / f"f0-{hashlib.sha256(stamp.encode()).hexdigest()[:16]}.pt"
+        if key.is_file():
+            f0 = torch.load(key, weights_only=True)
+            if f0.shape[-1] == frames:
+                return f0
+    f0 = torch.from_numpy(pitch(audio, settings, frames))
+    if key is not None:
+        from kokoro_lab.io import atomic_write
+
+        atomic_write(key, lambda tmp: torch.save(f0, tmp))
+    return f0
+
+
+def load_speaker_folder(
+    data_dir: str | os.PathLike,
+    lang: str = "en-us",
+    cache_dir: str | os.PathLike | None = None,
+    limit: int | None = None,
+) -> tuple[list[Clip], list[BadRow]]:
+    """A speaker folder -> usable clips (with F0 and energy, not yet aligned) and the bad rows."""
+    from kokoro_lab.text import get_g2p, model_input_ids
+
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise FileNotFoundError(f"data_dir {str(data_dir)!r} is not a directory")
+    rows, bad = read_rows(data_dir)
+    if limit is not None:
+        rows = rows[:limit]
+    cache = Path(cache_dir) if cache_dir is not None else None
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+    g2p = get_g2p(lang)
+    mel = LogMelSpectrogram()
+    clips = []
+    for line, clip_id, text, wav in rows:
+        try:
+            raw = load_audio(wav, SAMPLE_RATE)
+        except (RuntimeError, OSError, ValueError) as err:  # libsndfile errors are RuntimeErrors
+            bad.append(BadRow(str(wav), line, f"unreadable audio ({type(err).__name__}: {err})"))
+            continue
+        seconds = len(raw) / SAMPLE_RATE
+        if not MIN_SECONDS <= seconds <= MAX_SECONDS or not np.isfinite(raw).all():
+            bad.append(BadRow(str(wav), line, f"absurd duration or samples ({seconds:.2f} s)"))
+            continue
+        phonemes = g2p.phonemize(text)
+        ids = model_input_ids(phonemes)
+        audio = normalize_loudness(raw)
+        frames = len(audio) // FRAME
+        if len(ids) <= 2:
+            bad.append(BadRow(str(wav), line, "text has no speakable phonemes"))
+        elif len(ids) - 2 > CONTEXT_LENGTH:
+            bad.append(BadRow(str(wav), line, f"{len(ids) - 2} phonemes exceed the 510 context"))
+        elif frames < len(ids):
+            bad.append(BadRow(str(wav), line, f"{len(ids)} tokens in {frames} frames: too fast"))
+        else:
+            x = torch.from_numpy(audio[: frames * FRAME].copy())
+            energy = energy_from_log_mel(mel(x[None]))[0, : 2 * frames]
+            f0 = _cached_f0(x.numpy(), wav, cache, 2 * frames)
+            clips.append(Clip(clip_id, text, phonemes, torch.tensor(ids), x, f0, energy))
+    for b in bad:
+        log.warning("skipped %s (metadata line %d): %s", b.file, b.row, b.reason)
+    if not clips:
+        raise ValueError(
+            f"no usable clip in {str(data_dir)!r}: {len(bad)} rows were skipped "
+            f"({'; '.join(f'{b.file}: {b.reason}' for b in bad[:3])})"
+        )
+    return clips, bad
