@@ -92,6 +92,7 @@ def benchmark(cfg: DictConfig) -> dict:
     elif bf16_capable() and "kokoro_lab_bf16" not in names:
         names.insert(3, "kokoro_lab_bf16")
     engines: dict[str, dict] = {}
+    failed: dict[str, str] = {}
     for name in names:
         wcfg = {**base, "engine": name, "tune_allocator": name in TUNED}
         if m := re.fullmatch(r"kokoro_lab_batch(\d+)", name):  # at least one full batch
@@ -100,7 +101,12 @@ def benchmark(cfg: DictConfig) -> dict:
             wcfg["styles"] = (styles * b)[:b]
             if quick:  # a full batch is many utterances: one timed pass after the warm-up
                 wcfg["repeats"], wcfg["warmup"] = 1, 1
-        engines[name] = _worker(wcfg, cfg.timeout_s)
+        try:
+            engines[name] = _worker(wcfg, cfg.timeout_s)
+        except (RuntimeError, subprocess.TimeoutExpired) as err:  # one engine must not sink
+            log.error("%s", err)  # the others' numbers: its row says why it has none
+            lines = [line for line in str(err).splitlines() if line.strip()]
+            failed[name] = lines[-1][:300] if lines else type(err).__name__
     long_text = " ".join(harvard_sentences(60))[: cfg.long_text_chars]
     stream = _worker(
         {
@@ -167,6 +173,7 @@ def benchmark(cfg: DictConfig) -> dict:
             ),
         },
         "fastest_cpu_engine": fastest,
+        "failed_engines": failed,
     }
     out_dir = Path(cfg.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -189,6 +196,8 @@ def render_markdown(r: dict, cfg: DictConfig) -> str:
             f"{e['throughput_audio_s_per_s']:.2f} | "
             f"{e['peak_rss_mb']:.0f} | {e['load_s']:.1f} | {e['first_call_s']:.1f} |"
         )
+    for name, why in r.get("failed_engines", {}).items():
+        rows.append(f"| {name} | failed: {why} | | | | | |")
     ratios = "\n".join(f"| {k} | {v} |" for k, v in r["ratios"].items())
     s = r["streaming"]
     q = r.get("quality") or {}
