@@ -11,6 +11,7 @@ import platform
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -39,13 +40,17 @@ def _worker(cfg: dict, timeout: float) -> dict:
     if cfg["engine"] == "kmodel_tuned_alloc":
         env.update(ENV_EQUIVALENT)  # the official model as a user would tune it: env vars
     log.info("benchmark: %s", cfg["engine"])
-    proc = subprocess.run(
-        [sys.executable, "-m", "kokoro_lab.benchmark.worker", json.dumps(cfg)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    with tempfile.TemporaryDirectory(prefix="kokoro_lab_inductor_") as cache:
+        # compiled engines start from an empty inductor cache: the first-call column is the
+        # real compile time, and a stale or truncated cache from an earlier run cannot break it
+        env["TORCHINDUCTOR_CACHE_DIR"] = cache
+        proc = subprocess.run(
+            [sys.executable, "-m", "kokoro_lab.benchmark.worker", json.dumps(cfg)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
     if proc.returncode != 0:
         raise RuntimeError(f"engine {cfg['engine']} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
