@@ -58,9 +58,7 @@ def _worker(cfg: dict, timeout: float) -> dict:
 
 def bf16_capable() -> bool:
     """True on CPUs with bfloat16 matrix units (AVX512-BF16 / AMX), where the bf16 decoder pays."""
-    import torch
-
-    return any(k in torch.backends.cpu.get_cpu_capability() for k in ("AVX512_BF16", "AMX"))
+    return any(k in _cpu_capability() for k in ("AVX512_BF16", "AMX"))
 
 
 def _cpu_capability() -> str:
