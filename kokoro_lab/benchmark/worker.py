@@ -83,7 +83,7 @@ def first_chunk(cfg: dict) -> dict:
         t0 = time.perf_counter()
         pipe(text=first_sentence)
         alones.append(time.perf_counter() - t0)
-    chunks = list(pipe.stream(text=text[: cfg.get("join_chars", 1200)]))
+    chunks = list(pipe.stream(text=text[: cfg["join_chars"]]))
     jumps = [abs(float(b.audio[0]) - float(a.audio[-1])) for a, b in zip(chunks, chunks[1:])]
     inner = np.concatenate([np.abs(np.diff(c.audio.numpy())) for c in chunks])
     return {

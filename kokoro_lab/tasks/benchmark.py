@@ -118,6 +118,7 @@ def benchmark(cfg: DictConfig) -> dict:
             "voice": cfg.voices[0],
             "long_text": long_text,
             "first_sentence": harvard_sentences(1)[0],
+            "join_chars": int(cfg.quick_join_chars if quick else cfg.join_chars),
         },
         cfg.timeout_s,
     )
