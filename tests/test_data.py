@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import soundfile as sf
@@ -92,7 +93,8 @@ def test_manifest_caches_resamples_and_reports_bad_rows(synthetic_data, tmp_path
     manifest = prepare_manifest(tmp_path)
     ids = [e["id"] for e in manifest.entries]
     assert ids == [good[0].id, good[1].id, "hi_rate"]
-    reasons = {b.id: b.reason for b in manifest.bad_rows}
+    reasons = {Path(b.file).stem: b.reason for b in manifest.bad_rows}
+    assert {b.row for b in manifest.bad_rows} == {4, 5, 6, 7, 8, 9}  # 1-based metadata lines
     assert set(reasons) == {"short", "silent", "corrupt", "missing", "empty_text", "only_punct"}
     assert "too short" in reasons["short"] and "unreadable" in reasons["corrupt"]
     assert (manifest.cache_dir / "bad_rows.tsv").is_file()

@@ -18,15 +18,16 @@ import torch
 from conftest import ROOT
 from hydra import compose, initialize_config_dir
 
+from kokoro_lab.data.dataset import read_metadata
 from kokoro_lab.data.eval_sets import harvard_sentences
 from kokoro_lab.pipeline import Pipeline
 from kokoro_lab.voicepack.alignment import align, duration_error
 from kokoro_lab.voicepack.data import (
+    COLUMNS,
     TARGET_LEVEL_DB,
     active_level_db,
     load_speaker_folder,
     normalize_loudness,
-    read_rows,
 )
 from kokoro_lab.voicepack.prior import StylePrior
 from kokoro_lab.voicepack.synthetic import render_speaker_folder
@@ -128,8 +129,8 @@ def test_normalized_text_column_is_spoken(tmp_path):
     (tmp_path / "wavs").mkdir()
     sf.write(tmp_path / "wavs" / "a.wav", np.zeros(24_000), 24_000)
     (tmp_path / "metadata.csv").write_text("a|Dr. No, 1962|Doctor No, nineteen sixty-two\n")
-    rows, bad = read_rows(tmp_path)
-    assert bad == [] and rows[0][2] == "Doctor No, nineteen sixty-two"
+    rows, bad = read_metadata(tmp_path, COLUMNS)
+    assert bad == [] and rows[0].text == "Doctor No, nineteen sixty-two"
 
 
 def test_empty_folder_is_a_clear_error(tmp_path):

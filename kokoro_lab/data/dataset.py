@@ -5,8 +5,11 @@ n samples at 24 kHz.
 
 Layout: `DIR/metadata.csv` with `|`-separated rows and `DIR/wavs/ID.wav`. The columns default to
 `id|text|speaker` (a row with only `id|text` belongs to the default speaker); LJSpeech's own file
-is `id|raw text|normalized text`, read with `columns=[id, raw, text]`. A `phonemes` column, when
-named, is used as given instead of G2P.
+is `id|raw text|normalized text`, read with `columns=[id, raw, text]` (or `[id, text, normalized]`:
+a non-empty `normalized` column is spoken instead of `text`). A `phonemes` column, when named, is
+used as given instead of G2P. Rows that cannot be used are reported as `BadRow(file, row, reason)`
+(the wav, the 1-based metadata line, why); `kokoro_lab/voicepack/data.py` reads speaker folders
+with the same parser.
 
 `prepare_manifest` resamples every clip to 24 kHz, phonemizes its text, computes the log-mel and
 pyin F0 once and stores one file per clip under a directory named by the hash of the feature
@@ -45,18 +48,23 @@ PCM_SCALE = 32767.0
 
 @dataclass
 class Row:
-    """One metadata row: clip id, text (or phonemes), speaker name and the audio file."""
+    """One metadata row: clip id, text (or phonemes), speaker name, the audio file and the
+    row's 1-based line in metadata.csv."""
 
     id: str
     text: str
     speaker: str
     wav: Path
     phonemes: str | None = None
+    line: int = 0
 
 
 @dataclass
 class BadRow:
-    id: str
+    """A metadata row that was skipped: its audio file, its 1-based line and why."""
+
+    file: str
+    row: int
     reason: str
 
 
@@ -76,15 +84,18 @@ def read_metadata(
     metadata: str = METADATA,
     default_speaker: str = DEFAULT_SPEAKER,
 ) -> tuple[list[Row], list[BadRow]]:
-    """`DIR/metadata.csv` -> rows whose wav exists, and the rows that are malformed."""
+    """`DIR/metadata.csv` -> rows whose wav exists, and the rows without id, text or file.
+
+    A non-empty `normalized` column (LJSpeech's normalized text) is spoken instead of `text`.
+    """
     data_dir = Path(data_dir)
     path = data_dir / metadata
+    columns = list(columns)
     if not path.is_file():
         raise FileNotFoundError(
-            f"no {metadata} in {str(data_dir)!r}: a dataset directory holds metadata.csv "
-            "(rows `id|text|speaker`) and wavs/ID.wav"
+            f"no {metadata} in {str(data_dir)!r}: the folder holds metadata.csv (rows "
+            f"`{'|'.join(columns)}`) and wavs/ID.wav"
         )
-    columns = list(columns)
     if "id" not in columns or not ({"text", "phonemes"} & set(columns)):
         raise ValueError(f"columns={columns} must name `id` and `text` (or `phonemes`)")
     rows, bad = [], []
@@ -93,18 +104,19 @@ def read_metadata(
             if not fields or not "".join(fields).strip():
                 continue
             named = dict(zip(columns, (x.strip() for x in fields)))
-            clip_id = named.get("id") or f"<line {n}>"
-            text = named.get("text", "")
+            clip_id = named.get("id", "")
+            text = named.get("normalized") or named.get("text", "")
             phonemes = named.get("phonemes") or None
-            if not text and not phonemes:
-                bad.append(BadRow(clip_id, f"line {n}: no text"))
-                continue
             wav = data_dir / "wavs" / f"{clip_id}.wav"
-            if not wav.is_file():
-                bad.append(BadRow(clip_id, f"line {n}: missing {wav.relative_to(data_dir)}"))
-                continue
-            speaker = named.get("speaker") or default_speaker
-            rows.append(Row(clip_id, text, speaker, wav, phonemes))
+            if not clip_id:
+                bad.append(BadRow(str(wav), n, "empty id"))
+            elif not text and not phonemes:
+                bad.append(BadRow(str(wav), n, "empty text"))
+            elif not wav.is_file():
+                bad.append(BadRow(str(wav), n, "missing file"))
+            else:
+                speaker = named.get("speaker") or default_speaker
+                rows.append(Row(clip_id, text, speaker, wav, phonemes, line=n))
     return rows, bad
 
 
@@ -147,26 +159,30 @@ def _process_row(job: tuple) -> dict | BadRow:
     from kokoro_lab.text import add_boundary_pads, encode, is_speakable
 
     row, settings, out_dir, max_seconds = job
+
+    def skip(reason: str) -> BadRow:
+        return BadRow(str(row.wav), row.line, reason)
+
     ps = row.phonemes
     if not ps or not is_speakable(ps):
-        return BadRow(row.id, f"no speakable phonemes for text {row.text[:60]!r}")
+        return skip(f"no speakable phonemes for text {row.text[:60]!r}")
     ids = encode(ps)
     if len(ids) > CONTEXT_LENGTH:
-        return BadRow(row.id, f"{len(ids)} phonemes exceed the {CONTEXT_LENGTH} context")
+        return skip(f"{len(ids)} phonemes exceed the {CONTEXT_LENGTH} context")
     ids = add_boundary_pads(ids)
     try:
         audio = load_audio(row.wav, settings.sample_rate)
     except (RuntimeError, OSError, ValueError) as err:  # soundfile raises LibsndfileError
-        return BadRow(row.id, f"unreadable audio ({err})")
+        return skip(f"unreadable audio ({err})")
     seconds = len(audio) / settings.sample_rate
     frames = len(audio) // (2 * settings.hop_length)
     if seconds > max_seconds:
-        return BadRow(row.id, f"{seconds:.1f} s is longer than max_seconds={max_seconds}")
+        return skip(f"{seconds:.1f} s is longer than max_seconds={max_seconds}")
     if frames < len(ids):
         # The monotonic alignment gives every token at least one frame.
-        return BadRow(row.id, f"{frames} frames for {len(ids)} tokens: too short")
+        return skip(f"{frames} frames for {len(ids)} tokens: too short")
     if not np.any(np.abs(audio) > 1e-4):
-        return BadRow(row.id, "silent audio")
+        return skip("silent audio")
     feats = clip_features(audio, settings, LogMelSpectrogram(settings))
     item = {
         "tokens": torch.tensor(ids, dtype=torch.int16),
@@ -246,7 +262,7 @@ def prepare_manifest(
     payload = {"settings": asdict(settings), "lang": lang, "entries": entries}
     atomic_write(manifest_path, lambda tmp: tmp.write_text(json.dumps(payload, indent=1)))
     if bad:
-        lines = "".join(f"{b.id}\t{b.reason}\n" for b in bad)
+        lines = "".join(f"{b.file}\t{b.row}\t{b.reason}\n" for b in bad)
         atomic_write(out_dir / "bad_rows.tsv", lambda tmp: tmp.write_text(lines))
         log.warning(
             "%s: skipped %d of %d rows (see %s), e.g. %s: %s",
@@ -254,7 +270,7 @@ def prepare_manifest(
             len(bad),
             len(bad) + len(entries),
             out_dir / "bad_rows.tsv",
-            bad[0].id,
+            bad[0].file,
             bad[0].reason,
         )
     if not entries:

@@ -29,6 +29,7 @@ from torch.utils.data import DataLoader
 from kokoro_lab.audio import write_wav
 from kokoro_lab.config import SAMPLE_RATE
 from kokoro_lab.configs import model_config_from
+from kokoro_lab.data.dataset import read_metadata
 from kokoro_lab.data.features import LogMelSpectrogram
 from kokoro_lab.io import atomic_write
 from kokoro_lab.lightning.voicepack import VoicepackFit
@@ -37,7 +38,7 @@ from kokoro_lab.model import load_model
 from kokoro_lab.pipeline import Pipeline
 from kokoro_lab.voicepack.alignment import align, dtw_align
 from kokoro_lab.voicepack.crops import ClipIndex, CropDataset
-from kokoro_lab.voicepack.data import FRAME, load_speaker_folder, read_rows
+from kokoro_lab.voicepack.data import COLUMNS, FRAME, load_speaker_folder
 from kokoro_lab.voicepack.init import initial_voice, reference_packs
 from kokoro_lab.voicepack.prior import StylePrior
 from kokoro_lab.voicepack.table import anchor_rows
@@ -61,7 +62,7 @@ def _check(cfg: DictConfig) -> None:
         raise ValueError(
             f"name={cfg.get('name')!r}: give a file-name-safe voice name (a-z 0-9 _ . -)"
         )
-    read_rows(Path(cfg.data_dir))  # a missing folder or metadata.csv fails before model loading
+    read_metadata(Path(cfg.data_dir), COLUMNS)  # no metadata.csv: fails before model loading
     if int(cfg.steps) < 1:
         raise ValueError(f"steps={cfg.steps} must be at least 1")
 

@@ -9,6 +9,7 @@ resampled to 24 kHz (librosa, soxr) and loudness-normalized to the level Kokoro 
 so the energy targets are in the units the frozen predictor produces. Rows that cannot be used
 (missing or unreadable file, empty text, absurd duration, more phonemes than frames or than the
 510-token context) are reported as (file, row, reason) and skipped: a bad row never stops a run.
+The metadata is read by the training data's parser (`kokoro_lab.data.dataset.read_metadata`).
 
 F0 (pyin, the slow part) is cached per clip in `cache_dir`, keyed by the feature settings and the
 file's size and modification time.
@@ -16,11 +17,11 @@ file's size and modification time.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import logging
 import os
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -29,12 +30,13 @@ from einops import rearrange
 from torch import Tensor
 
 from kokoro_lab.config import CONTEXT_LENGTH, SAMPLE_RATE
-from kokoro_lab.data.dataset import load_audio
+from kokoro_lab.data.dataset import BadRow, load_audio, read_metadata
 from kokoro_lab.data.features import FeatureSettings, LogMelSpectrogram, energy_from_log_mel, pitch
 
 log = logging.getLogger(__name__)
 
-METADATA = "metadata.csv"
+#: A speaker folder's metadata.csv columns: `id|text` or `id|text|normalized_text`.
+COLUMNS = ("id", "text", "normalized")
 #: Samples per duration frame (one predicted duration unit) at 24 kHz.
 FRAME = 600
 #: Active-speech RMS (dBFS) every clip is scaled to: the level of Kokoro's own output
@@ -42,15 +44,6 @@ FRAME = 600
 TARGET_LEVEL_DB = -22.0
 #: Clips shorter or longer than this are reported as absurd.
 MIN_SECONDS, MAX_SECONDS = 0.4, 30.0
-
-
-@dataclass
-class BadRow:
-    """A metadata row that was skipped: the audio file, the 1-based line and why."""
-
-    file: str
-    row: int
-    reason: str
 
 
 @dataclass
@@ -75,38 +68,6 @@ class Clip:
     def num_phonemes(self) -> int:
         """Phonemes without the boundary pads: the voicepack row is num_phonemes - 1."""
         return self.tokens.shape[-1] - 2
-
-
-def read_rows(data_dir: Path) -> tuple[list[tuple[int, str, str, Path]], list[BadRow]]:
-    """`DIR/metadata.csv` -> [(line, id, text, wav)] and the rows without text or file."""
-    path = data_dir / METADATA
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"no {METADATA} in {str(data_dir)!r}: a speaker folder holds metadata.csv (rows "
-            "`id|text` or `id|text|normalized_text`) and wavs/ID.wav"
-        )
-    rows, bad = [], []
-    with open(path, encoding="utf-8", newline="") as f:
-        for n, fields in enumerate(csv.reader(f, delimiter="|", quoting=csv.QUOTE_NONE), 1):
-            fields = [x.strip() for x in fields]
-            if not fields or not "".join(fields):
-                continue
-            clip_id = fields[0]
-            wav = data_dir / "wavs" / f"{clip_id}.wav"
-            text = (
-                (fields[2] if len(fields) > 2 and fields[2] else fields[1])
-                if len(fields) > 1
-                else ""
-            )
-            if not clip_id:
-                bad.append(BadRow(str(wav), n, "empty id"))
-            elif not text:
-                bad.append(BadRow(str(wav), n, "empty text"))
-            elif not wav.is_file():
-                bad.append(BadRow(str(wav), n, "missing file"))
-            else:
-                rows.append((n, clip_id, text, wav))
-    return rows, bad
 
 
 def active_level_db(audio: np.ndarray, frame: int = FRAME, floor_db: float = 40.0) -> float:
@@ -160,7 +121,7 @@ def load_speaker_folder(
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise FileNotFoundError(f"data_dir {str(data_dir)!r} is not a directory")
-    rows, bad = read_rows(data_dir)
+    rows, bad = read_metadata(data_dir, COLUMNS)
     if limit is not None:
         rows = rows[:limit]
     cache = Path(cache_dir) if cache_dir is not None else None
@@ -169,31 +130,33 @@ def load_speaker_folder(
     g2p = get_g2p(lang)
     mel = LogMelSpectrogram()
     clips = []
-    for line, clip_id, text, wav in rows:
+    for row in rows:
+        wav, text = row.wav, row.text
+        skip = partial(BadRow, str(wav), row.line)
         try:
             raw = load_audio(wav, SAMPLE_RATE)
         except (RuntimeError, OSError, ValueError) as err:  # libsndfile errors are RuntimeErrors
-            bad.append(BadRow(str(wav), line, f"unreadable audio ({type(err).__name__}: {err})"))
+            bad.append(skip(f"unreadable audio ({type(err).__name__}: {err})"))
             continue
         seconds = len(raw) / SAMPLE_RATE
         if not MIN_SECONDS <= seconds <= MAX_SECONDS or not np.isfinite(raw).all():
-            bad.append(BadRow(str(wav), line, f"absurd duration or samples ({seconds:.2f} s)"))
+            bad.append(skip(f"absurd duration or samples ({seconds:.2f} s)"))
             continue
         phonemes = g2p.phonemize(text)
         ids = model_input_ids(phonemes)
         audio = normalize_loudness(raw)
         frames = len(audio) // FRAME
         if len(ids) <= 2:
-            bad.append(BadRow(str(wav), line, "text has no speakable phonemes"))
+            bad.append(skip("text has no speakable phonemes"))
         elif len(ids) - 2 > CONTEXT_LENGTH:
-            bad.append(BadRow(str(wav), line, f"{len(ids) - 2} phonemes exceed the 510 context"))
+            bad.append(skip(f"{len(ids) - 2} phonemes exceed the 510 context"))
         elif frames < len(ids):
-            bad.append(BadRow(str(wav), line, f"{len(ids)} tokens in {frames} frames: too fast"))
+            bad.append(skip(f"{len(ids)} tokens in {frames} frames: too fast"))
         else:
             x = torch.from_numpy(audio[: frames * FRAME].copy())
             energy = energy_from_log_mel(mel(x[None]))[0, : 2 * frames]
             f0 = _cached_f0(x.numpy(), wav, cache, 2 * frames)
-            clips.append(Clip(clip_id, text, phonemes, torch.tensor(ids), x, f0, energy))
+            clips.append(Clip(row.id, text, phonemes, torch.tensor(ids), x, f0, energy))
     for b in bad:
         log.warning("skipped %s (metadata line %d): %s", b.file, b.row, b.reason)
     if not clips:
