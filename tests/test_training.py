@@ -231,9 +231,10 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(reference_run, tmp_
 
 
 def test_finetune_exports_the_official_layout_for_kmodel(synthetic_data, tmp_path):
-    """experiment=finetune on the full-size pretrained model for one step: the exported file
-    loads strictly into our model and into hexgrad's KModel, and training changed it. (Small
-    style encoders and no discriminator keep it quick; they are not part of the export.)"""
+    """experiment=finetune on the full-size pretrained model for one step, with the decoder
+    added to what trains (the preset freezes it): the exported file loads strictly into our
+    model and into hexgrad's KModel, and training changed it. (Small style encoders keep it
+    quick; they are not part of the export.)"""
     from reference_kokoro import build_kmodel
 
     from kokoro_lab.hub import embedded_checkpoint_path
@@ -249,7 +250,7 @@ def test_finetune_exports_the_official_layout_for_kmodel(synthetic_data, tmp_pat
         "trainer.max_steps=1",
         "data.batch_size=1",
         "data.reference_durations=null",
-        "modules.discriminator=null",
+        "training.trainable=[decoder,style_encoder,predictor_encoder,aligner]",
         "modules.style_encoder.channels=8",
         "modules.style_encoder.max_channels=16",
         "modules.predictor_encoder.channels=8",
@@ -320,6 +321,7 @@ def test_lr_scales_by_component_and_parameter_prefix():
     assert lr_of[id(module.style_encoder.unshared.weight)] == pytest.approx(2e-3)
     assert lr_of[id(module.model.decoder.F0_conv.weight_v)] == pytest.approx(1e-3)
     assert id(module.model.bert.pooler.weight) not in lr_of  # frozen
+    assert not module.prosody_trains  # nothing the prosody losses reach trains: skipped
     with pytest.raises(ValueError, match="match no parameter"):
         KokoroTraining(
             KokoroModel(model_config("tiny")), **modules, optim={"lr_scales": {"decodr": 2.0}}
