@@ -2,7 +2,8 @@
 
 For tests and the from-scratch overfit recipe: Harvard sentences spoken by the pretrained model
 (`DIR/wavs/ID.wav`, `DIR/metadata.csv` rows `id|text|speaker`). The rendering model's durations
-go to `DIR/durations.json` for checking the aligner; the training recipe never reads them.
+go to `DIR/durations.json` for checking the aligner; `data.reference_durations=file` reads them
+(the DDP test uses them as the alignment itself).
 """
 
 from __future__ import annotations
