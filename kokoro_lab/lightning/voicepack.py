@@ -11,10 +11,13 @@ parameters are the offsets (k, s) of the two halves, the voice being `init table
   durations (kokoro_lab/voicepack/alignment),
   against those durations (StyleTTS 2 bin BCE + L1), the recording's pyin F0 on voiced frames
   and its energy (smooth L1, StyleTTS 2 `loss_F0_rec` / `loss_norm_rec`);
-- decoder half, on one random crop of one clip: the frozen decoder, driven by the recording's
-  own F0 and energy (teacher forcing, as StyleTTS 2 trains its decoder, so a wrong prosody style
-  early on does not push the timbre to compensate), against the recording: multi-resolution
-  STFT, log-mel L1 and the L1 of the time-averaged log-mel (the long-term spectrum: timbre);
+- decoder half, on one clip (whole by default: AdaIN normalizes over time, so a crop decoded
+  alone is biased): the frozen decoder, driven by the recording's own F0 and energy (teacher
+  forcing, as StyleTTS 2 trains its decoder, so a wrong prosody style early on does not push the
+  timbre to compensate), against the recording: log-mel L1 and the L1 of the time-averaged
+  log-mel (the long-term spectrum: timbre); the multi-resolution STFT loss is computed but
+  weighted 0 by default (driven by pyin F0, its fine harmonic structure prefers a wrong style to
+  the true one: docs/finetune_voice.md);
 - both: a Gaussian prior over real voicepack rows (kokoro_lab/voicepack/prior.py) at the anchors,
   and with several anchors a penalty on their spread.
 
@@ -225,7 +228,7 @@ class VoicepackFit(L.LightningModule):
         clip per step makes the gradients noisy, and a constant rate would leave the style
         wandering in the directions the data barely constrains. The prosody half gets its own,
         higher rate: predictor losses are cheap and well conditioned, and at the decoder's rate
-        the F0 level of a distant voice was still 60 Hz off after 150 steps."""
+        the F0 level of a distant voice was still 60 Hz off after 150 steps (docs)."""
         opt = torch.optim.Adam(
             [
                 {"params": [self.decoder_offsets], "lr": self.hparams.lr},

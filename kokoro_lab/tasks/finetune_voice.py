@@ -128,7 +128,13 @@ def finetune_voice(cfg: DictConfig) -> FinetuneResult:
         speaker=speaker,
         seed=int(cfg.seed),
     )
-    crop_frames = max(1, round(float(cfg.crop_seconds) * SAMPLE_RATE / FRAME))
+    # null: whole clips. The decoder's AdaIN normalizes over time, so a crop decoded alone is
+    # not the crop of the whole clip's decoding (docs/finetune_voice.md): crops bias the fit.
+    crop_frames = (
+        max(c.frames for c in clips)
+        if cfg.get("crop_seconds") is None
+        else max(1, round(float(cfg.crop_seconds) * SAMPLE_RATE / FRAME))
+    )
     crops = CropDataset(
         [c.frames for c in clips], steps, crop_frames, int(cfg.seed), int(cfg.prosody_clips) - 1
     )

@@ -1,8 +1,10 @@
 """Which clip and which stretch of it each fitting step decodes.
 
-Decoding costs about 1-3 s of CPU per second of audio, so every step decodes one random crop of
-at most `crop_frames` duration frames (600 samples each) instead of a whole clip. Item i is drawn
-from a generator seeded with (seed, i): a run resumed from a checkpoint sees the same crops.
+Every step decodes one random clip, or a random crop of at most `crop_frames` duration frames
+(600 samples each) of it. The default decodes whole clips: the decoder's AdaIN layers normalize
+over time, so a crop decoded on its own is not the same stretch of the whole clip's decoding, and
+fitting crops biases the style (docs/finetune_voice.md). Item i is drawn from a generator seeded
+with (seed, i): a run resumed from a checkpoint sees the same clips and crops.
 """
 
 from __future__ import annotations

@@ -74,10 +74,13 @@ def run_fit(data_dir: Path, fit_dir: Path, start: str, overrides: list[str]) -> 
     wall = time.perf_counter() - began
     if proc.returncode != 0:
         raise RuntimeError(f"finetune failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
         "command": " ".join(command[1:]),
         "process_wall_s": wall,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        # the fit is this process's only child: its CPU time shows the cost without the load
+        "process_cpu_s": usage.ru_utime + usage.ru_stime,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
     }
 
 
