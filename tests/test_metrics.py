@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 import pytest
+import torch
 
 from kokoro_lab.metrics import (
     DNSMOS,
@@ -173,8 +174,14 @@ def test_wer_is_corpus_level_with_breakdown():
 
 
 def test_whisper_transcribes_real_speech(speech):
-    asr = WhisperASR(beam_size=5)
-    result = asr.error_counts(speech["clips"], speech["sr"], TEXTS)
+    asr = WhisperASR(beam_size=5, threads=2)
+    torch_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        result = asr.error_counts(speech["clips"], speech["sr"], TEXTS)
+        assert torch.get_num_threads() == 1  # loading Whisper leaves torch's setting alone
+    finally:
+        torch.set_num_threads(torch_threads)
     assert result.rate <= 0.15, [u.hypothesis for u in result.utterances]
     assert len(result.utterances) == len(TEXTS)
 

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from kokoro_lab.metrics._audio import resample
 from kokoro_lab.metrics.error_rate import CorpusErrors, Unit, error_counts
@@ -85,12 +86,19 @@ class WhisperASR:
 
             path = self.model_path or embedded_whisper_path()
             log.info("loading Whisper from %s (%s, %s)", path, self.device, self.compute_type)
-            self._model = WhisperModel(
-                str(path),
-                device=self.device,
-                compute_type=self.compute_type,
-                cpu_threads=self.threads,
-            )
+            # CTranslate2 sets the OpenMP thread count it shares with torch to cpu_threads when
+            # the model loads: keep the caller's torch setting (a 1-thread training run went on
+            # at 2 threads after an evaluation, 8x slower on a shared 2-core CPU).
+            torch_threads = torch.get_num_threads()
+            try:
+                self._model = WhisperModel(
+                    str(path),
+                    device=self.device,
+                    compute_type=self.compute_type,
+                    cpu_threads=self.threads,
+                )
+            finally:
+                torch.set_num_threads(torch_threads)
         return self._model
 
     def transcribe(self, audio: np.ndarray, sample_rate: int) -> str:
