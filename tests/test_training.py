@@ -107,6 +107,26 @@ def test_tiny_from_scratch_learns_and_exports(reference_run):
     assert pack.shape == (510, 1, 2 * model.config.style_dim) and torch.isfinite(pack).all()
 
 
+def test_bf16_mixed_with_gradient_accumulation(synthetic_data, tmp_path):
+    """trainer.precision=bf16-mixed and accumulate_grad_batches=2 run: 4 batches make 2
+    optimizer steps (the step counter advances on every second batch), losses stay finite."""
+    train(
+        _cfg(
+            *TINY,
+            "trainer.max_steps=2",
+            "trainer.val_check_interval=100000",
+            "trainer.precision=bf16-mixed",
+            "training.accumulate_grad_batches=2",
+            f"run_dir={tmp_path}",
+        )
+    )
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["global_step"] == 2
+    history = read_history(tmp_path / "history.jsonl")
+    assert [r["step"] for r in history] == [0, 1, 1, 2]  # logged after each batch
+    assert all(torch.isfinite(torch.tensor(v)) for r in history for v in r["losses"].values())
+
+
 def _script(*overrides: str) -> list[str]:
     return [sys.executable, str(ROOT / "scripts" / "train.py"), *overrides]
 
