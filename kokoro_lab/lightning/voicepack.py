@@ -168,6 +168,39 @@ class VoicepackFit(L.LightningModule):
             ),
         }
 
+    def fit_prosody(self, steps: int, clips_per_step: int, lr: float, seed: int) -> list[dict]:
+        """Fit the prosody half alone before the joint steps: `steps` Adam steps, each on the
+        prosody losses (and the prior) of `clips_per_step` random clips, the rate on the same
+        half-cosine decay to 5%. The halves are independent here (the decoder is teacher-forced
+        with the recording's F0, energy and durations), and predictor steps are cheap (~0.25 s a
+        clip against ~10 s for one decoded clip), so the prosody half gets the many small steps
+        it needs while the decoder half keeps the expensive ones: with only the joint steps it
+        was under-fitted and its durations drifted (a fitted voice 8% faster than its target,
+        docs/finetune_voice.md). Returns the per-step weighted losses."""
+        opt = torch.optim.Adam([self.prosody_offsets], lr=lr)
+        g = torch.Generator().manual_seed(seed)
+        history = []
+        for step in range(steps):
+            for group in opt.param_groups:
+                group["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / steps)))
+            picks = torch.randint(len(self.clips), (clips_per_step,), generator=g).tolist()
+            parts = [self.prosody_losses(j) for j in picks]
+            losses = {k: sum(p[k] for p in parts) / len(parts) for k in parts[0]}
+            losses["prior"] = self.prior.penalty(self.anchor_styles())
+            total = sum(self.weights[k] * v for k, v in losses.items())
+            opt.zero_grad()
+            total.backward()
+            opt.step()
+            history.append({k: float(v) for k, v in {**losses, "total": total}.items()})
+        self.prosody_offsets.grad = None
+        return history
+
+    def anchor_styles(self) -> Tensor:
+        """(k, s): the fitted styles at the anchor rows."""
+        return row_styles(
+            self.init_pack.cpu(), self.offsets.cpu(), self.anchors, torch.tensor(self.anchors)
+        ).to(self.offsets.device)
+
     def losses(
         self, i: int, start: int, frames: int, prosody_clips: list[int] | None = None
     ) -> dict[str, Tensor]:
@@ -181,10 +214,7 @@ class VoicepackFit(L.LightningModule):
         index, _ = frame_to_token(clip.durations[None].to(self.device))
         if any(self.weights[k] for k in ("stft", "mel", "mel_mean")):  # else prosody-only
             out.update(self.decoder_losses(i, style, index, start, frames))
-        anchor_styles = row_styles(
-            self.init_pack.cpu(), self.offsets.cpu(), self.anchors, torch.tensor(self.anchors)
-        ).to(self.offsets.device)
-        out["prior"] = self.prior.penalty(anchor_styles)
+        out["prior"] = self.prior.penalty(self.anchor_styles())
         out["spread"] = (
             self.offsets.var(0).mean() if len(self.anchors) > 1 else self.offsets.new_zeros(())
         )

@@ -114,6 +114,9 @@ def finetune_voice(cfg: DictConfig) -> FinetuneResult:
         [refs[v].pack if v in refs else load_voice(v).pack for v in prior_voices],
         shrinkage=float(cfg.prior_shrinkage),
     )
+    # prosody_steps > 0: the prosody half is fitted first on its own (cheap predictor steps),
+    # then held while the joint steps fit the decoder half
+    prosody_steps = int(cfg.get("prosody_steps") or 0)
     module = VoicepackFit(
         model,
         clips,
@@ -121,7 +124,7 @@ def finetune_voice(cfg: DictConfig) -> FinetuneResult:
         prior,
         anchors,
         lr=float(cfg.lr),
-        prosody_lr=float(cfg.prosody_lr),
+        prosody_lr=0.0 if prosody_steps else float(cfg.prosody_lr),
         weights=OmegaConf.to_container(cfg.weights),
         realign_at=tuple(sorted({int(f * steps) for f in cfg.realign_at if 0 < f < 1})),
         align_method=str(cfg.align),
@@ -135,9 +138,8 @@ def finetune_voice(cfg: DictConfig) -> FinetuneResult:
         if cfg.get("crop_seconds") is None
         else max(1, round(float(cfg.crop_seconds) * SAMPLE_RATE / FRAME))
     )
-    crops = CropDataset(
-        [c.frames for c in clips], steps, crop_frames, int(cfg.seed), int(cfg.prosody_clips) - 1
-    )
+    extra_clips = 0 if prosody_steps else int(cfg.prosody_clips) - 1
+    crops = CropDataset([c.frames for c in clips], steps, crop_frames, int(cfg.seed), extra_clips)
     train = DataLoader(crops, batch_size=None)
     val = DataLoader(ClipIndex(list(range(min(int(cfg.val_clips), len(clips))))), batch_size=None)
     logger = instantiate(cfg.logger) if cfg.get("logger") else False
@@ -166,6 +168,19 @@ def finetune_voice(cfg: DictConfig) -> FinetuneResult:
     ckpt_path = str(resume) if cfg.resume and resume.is_file() else None
     if ckpt_path:
         log.info("resuming from %s", ckpt_path)
+    prosody_history: list[dict] = []
+    if prosody_steps and not ckpt_path:  # a resumed run's checkpoint holds the fitted half
+        t0 = time.perf_counter()
+        prosody_history = module.fit_prosody(
+            prosody_steps, int(cfg.prosody_clips), float(cfg.prosody_lr), int(cfg.seed)
+        )
+        log.info(
+            "prosody half: %d steps in %.0f s, loss %.3f -> %.3f",
+            prosody_steps,
+            time.perf_counter() - t0,
+            prosody_history[0]["total"],
+            prosody_history[-1]["total"],
+        )
     trainer.fit(module, train, val, ckpt_path=ckpt_path)
 
     pack = VoicePack(module.table(), str(cfg.name), lang=cfg.lang)
@@ -208,6 +223,11 @@ def finetune_voice(cfg: DictConfig) -> FinetuneResult:
         "prior_voices": prior_voices,
         "steps": steps,
         "resumed_from": ckpt_path,
+        "prosody_fit": {
+            "steps": prosody_steps,
+            "losses_first_10": _mean_losses(prosody_history, slice(0, 10)),
+            "losses_last_20": _mean_losses(prosody_history, slice(-20, None)),
+        },
         "losses_first_10": _mean_losses(module.history, slice(0, 10)),
         "losses_last_20": _mean_losses(module.history, slice(-20, None)),
         "speaker_sim_to_data": {
