@@ -61,6 +61,11 @@ DEFAULT_WEIGHTS = {
 }
 
 
+def half_cosine(step: int, total: int) -> float:
+    """The learning-rate factor at `step` of `total`: a half cosine from 1 down to 5%."""
+    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
+
+
 class VoicepackFit(L.LightningModule):
     """Fits `offsets` (k, s) so the frozen `net` with `init + offset` speaks like `clips`."""
 
@@ -182,7 +187,7 @@ class VoicepackFit(L.LightningModule):
         history = []
         for step in range(steps):
             for group in opt.param_groups:
-                group["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / steps)))
+                group["lr"] = lr * half_cosine(step, steps)
             picks = torch.randint(len(self.clips), (clips_per_step,), generator=g).tolist()
             parts = [self.prosody_losses(j) for j in picks]
             losses = {k: sum(p[k] for p in parts) / len(parts) for k in parts[0]}
@@ -267,10 +272,7 @@ class VoicepackFit(L.LightningModule):
         )
         total = max(1, int(self.trainer.max_steps)) if self._trainer is not None else 1
 
-        def rate(step: int) -> float:
-            return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(step, total) / total))
-
-        schedule = torch.optim.lr_scheduler.LambdaLR(opt, rate)
+        schedule = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: half_cosine(step, total))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
     # -- alignment ---------------------------------------------------------------------------
