@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from kokoro_lab.errors import UserFileError, UserValueError
 from kokoro_lab.io import atomic_write, sha256_file
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ FILL_IF_ABSENT = {
 StateDicts = dict[str, dict[str, Tensor]]
 
 
-class CheckpointError(ValueError):
+class CheckpointError(UserValueError):
     """A checkpoint that is unreadable, tampered with, or does not fit the model."""
 
 
@@ -53,7 +54,7 @@ def read_checkpoint(path: str | Path, expected_sha256: str | None = None) -> Sta
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist: pass an existing .pth")
+        raise UserFileError(f"checkpoint {str(path)!r} does not exist: pass an existing .pth")
     expected = expected_sha256 or KNOWN_SHA256.get(path.name)
     if expected is not None:
         actual = sha256_file(path)

@@ -1,12 +1,16 @@
-"""Atomic file writes and hashing: outputs appear whole or not at all."""
+"""Atomic file writes and hashing: outputs appear whole or not at all; packaged model files are
+used only when they hash to the value they are known by."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+
+from kokoro_lab.errors import UserFileError, UserPermissionError, UserValueError
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -15,6 +19,32 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+class HashMismatch(UserValueError):
+    """A file whose SHA-256 differs from the one it is known by: corrupt, edited or replaced."""
+
+
+def verify_sha256(path: str | os.PathLike, expected: str, fix: str) -> Path:
+    """`path` when its SHA-256 is `expected`, else HashMismatch naming the file, both hashes and
+    `fix` (what to do about it). A file is hashed once per process while its size and
+    modification time stay the same."""
+    path = Path(path).resolve()
+    stat = path.stat()
+    _verify_once(path, stat.st_size, stat.st_mtime_ns, expected, fix)
+    return path
+
+
+@functools.cache
+def _verify_once(path: Path, size: int, mtime_ns: int, expected: str, fix: str) -> None:
+    """Keyed on size and mtime so a replaced file is hashed again; a mismatch raises, and raising
+    calls are not cached."""
+    actual = sha256_file(path)
+    if actual != expected:
+        raise HashMismatch(
+            f"{str(path)!r} has SHA-256 {actual}, expected {expected}: the file is corrupt or "
+            f"not the one kokoro_lab was checked against; {fix}"
+        )
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path:
@@ -26,17 +56,17 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     path = Path(path)
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
-        raise FileNotFoundError(
+        raise UserFileError(
             f"output directory {str(parent)!r} does not exist: create it or choose another path"
         )
     if not os.access(parent, os.W_OK):
-        raise PermissionError(
+        raise UserPermissionError(
             f"output directory {str(parent)!r} is not writable: choose a writable location"
         )
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
     except OSError as err:
-        raise PermissionError(
+        raise UserPermissionError(
             f"cannot write in {str(parent)!r} ({err.strerror}): choose a writable location"
         ) from None
     os.close(fd)

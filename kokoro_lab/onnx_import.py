@@ -46,6 +46,7 @@ from google.protobuf.message import DecodeError
 from onnx import numpy_helper
 
 from kokoro_lab.config import KokoroConfig
+from kokoro_lab.errors import UserFileError, UserValueError
 
 log = logging.getLogger(__name__)
 
@@ -58,149 +59,20 @@ PARTS = ("bert", "bert_encoder", "predictor", "text_encoder", "decoder")
 # ---------------------------------------------------------------------------------------------
 
 
-def _weight_norm(prefix: str, v: Shape, bias: int | None) -> dict[str, Shape]:
-    """A `weight_norm(dim=0)` conv: g keeps dim 0 of v (out for Conv1d, in for ConvTranspose1d)."""
-    out = {} if bias is None else {f"{prefix}.bias": (bias,)}
-    g = (v[0],) + (1,) * (len(v) - 1)
-    return out | {f"{prefix}.weight_g": g, f"{prefix}.weight_v": v}
-
-
-def _linear(prefix: str, o: int, i: int) -> dict[str, Shape]:
-    return {f"{prefix}.weight": (o, i), f"{prefix}.bias": (o,)}
-
-
-def _bilstm(prefix: str, i: int, h: int) -> dict[str, Shape]:
-    out = {}
-    for sfx in ("", "_reverse"):
-        out |= {
-            f"{prefix}.weight_ih_l0{sfx}": (4 * h, i),
-            f"{prefix}.weight_hh_l0{sfx}": (4 * h, h),
-            f"{prefix}.bias_ih_l0{sfx}": (4 * h,),
-            f"{prefix}.bias_hh_l0{sfx}": (4 * h,),
-        }
-    return out
-
-
-def _adain(prefix: str, style: int, c: int) -> dict[str, Shape]:
-    """AdaIN1d: InstanceNorm1d(affine=True) + a style projection to (gamma, beta)."""
-    norm = {f"{prefix}.norm.weight": (c,), f"{prefix}.norm.bias": (c,)}
-    return norm | _linear(f"{prefix}.fc", 2 * c, style)
-
-
-def _adain_resblk(prefix: str, i: int, o: int, style: int, upsample: bool) -> dict[str, Shape]:
-    """StyleTTS 2 AdainResBlk1d (kokoro/istftnet.py): two k=3 convs, optional 1x1 shortcut and
-    depthwise transposed-conv upsampler."""
-    out = _weight_norm(f"{prefix}.conv1", (o, i, 3), o)
-    out |= _weight_norm(f"{prefix}.conv2", (o, o, 3), o)
-    out |= _adain(f"{prefix}.norm1", style, i) | _adain(f"{prefix}.norm2", style, o)
-    if i != o:
-        out |= _weight_norm(f"{prefix}.conv1x1", (o, i, 1), None)
-    if upsample:
-        out |= _weight_norm(f"{prefix}.pool", (i, 1, 3), i)
-    return out
-
-
-def _adain_resblock1(prefix: str, c: int, k: int, n_dil: int, style: int) -> dict[str, Shape]:
-    """ISTFTNet AdaINResBlock1: dilated conv pairs with AdaIN and Snake alphas."""
-    out: dict[str, Shape] = {}
-    for convs in ("convs1", "convs2"):
-        for j in range(n_dil):
-            out |= _weight_norm(f"{prefix}.{convs}.{j}", (c, c, k), c)
-    for adain in ("adain1", "adain2"):
-        for j in range(n_dil):
-            out |= _adain(f"{prefix}.{adain}.{j}", style, c)
-    for alpha in ("alpha1", "alpha2"):
-        out |= {f"{prefix}.{alpha}.{j}": (1, c, 1) for j in range(n_dil)}
-    return out
-
-
 def official_shapes(cfg: KokoroConfig | None = None) -> dict[str, dict[str, Shape]]:
-    """Key -> shape of each official `KModel` submodule's state dict, for the sizes in `cfg`."""
-    cfg = cfg or KokoroConfig()
-    a, net = cfg.albert, cfg.istftnet
-    d, s = cfg.hidden_dim, cfg.style_dim
+    """Key -> shape of each official `KModel` submodule's state dict, for the sizes in `cfg`:
+    read off `KokoroModel(cfg)` built on the meta device (no memory, no weights), whose
+    attribute names are the official checkpoint's (tests prove it loads strictly)."""
+    from kokoro_lab.model import KokoroModel
 
-    layer = "encoder.albert_layer_groups.0.albert_layers.0"
-    bert = {
-        "embeddings.word_embeddings.weight": (a.vocab_size, a.embedding_size),
-        "embeddings.position_embeddings.weight": (a.max_position_embeddings, a.embedding_size),
-        "embeddings.token_type_embeddings.weight": (a.type_vocab_size, a.embedding_size),
-        "embeddings.LayerNorm.weight": (a.embedding_size,),
-        "embeddings.LayerNorm.bias": (a.embedding_size,),
-    }
-    bert |= _linear("encoder.embedding_hidden_mapping_in", a.hidden_size, a.embedding_size)
-    bert |= {f"{layer}.full_layer_layer_norm.{p}": (a.hidden_size,) for p in ("weight", "bias")}
-    for proj in ("query", "key", "value", "dense"):
-        bert |= _linear(f"{layer}.attention.{proj}", a.hidden_size, a.hidden_size)
-    bert |= {f"{layer}.attention.LayerNorm.{p}": (a.hidden_size,) for p in ("weight", "bias")}
-    bert |= _linear(f"{layer}.ffn", a.intermediate_size, a.hidden_size)
-    bert |= _linear(f"{layer}.ffn_output", a.hidden_size, a.intermediate_size)
-    bert |= _linear("pooler", a.hidden_size, a.hidden_size)
-
-    predictor: dict[str, Shape] = {}
-    for j in range(cfg.n_layer):
-        predictor |= _bilstm(f"text_encoder.lstms.{2 * j}", d + s, d // 2)
-        predictor |= _linear(f"text_encoder.lstms.{2 * j + 1}.fc", 2 * d, s)
-    predictor |= _bilstm("lstm", d + s, d // 2)
-    predictor |= _linear("duration_proj.linear_layer", cfg.max_dur, d)
-    predictor |= _bilstm("shared", d + s, d // 2)
-    for head in ("F0", "N"):
-        predictor |= _adain_resblk(f"{head}.0", d, d, s, upsample=False)
-        predictor |= _adain_resblk(f"{head}.1", d, d // 2, s, upsample=True)
-        predictor |= _adain_resblk(f"{head}.2", d // 2, d // 2, s, upsample=False)
-    for head in ("F0_proj", "N_proj"):
-        predictor |= {f"{head}.weight": (1, d // 2, 1), f"{head}.bias": (1,)}
-
-    k = cfg.text_encoder_kernel_size
-    text_encoder: dict[str, Shape] = {"embedding.weight": (cfg.n_token, d)}
-    for j in range(cfg.n_layer):
-        text_encoder |= _weight_norm(f"cnn.{j}.0", (d, d, k), d)
-        text_encoder |= {f"cnn.{j}.1.gamma": (d,), f"cnn.{j}.1.beta": (d,)}
-    text_encoder |= _bilstm("lstm", d, d // 2)
-
-    # The decoder sees the aligned text (d), F0 and N (one channel each) and, after `encode`,
-    # also a 1x1 projection of the text (asr_res).
-    dc, asr, up0 = cfg.decoder_channels, cfg.asr_res_channels, net.upsample_initial_channel
-    decoder = _adain_resblk("encode", d + 2, dc, s, upsample=False)
-    for j in range(3):
-        decoder |= _adain_resblk(f"decode.{j}", dc + 2 + asr, dc, s, upsample=False)
-    decoder |= _adain_resblk("decode.3", dc + 2 + asr, up0, s, upsample=True)
-    decoder |= _weight_norm("F0_conv", (1, 1, 3), 1) | _weight_norm("N_conv", (1, 1, 3), 1)
-    decoder |= _weight_norm("asr_res.0", (asr, d, 1), asr)
-
-    gen = "generator"
-    spec_ch = net.gen_istft_n_fft + 2  # magnitude + phase bins of the iSTFT head
-    decoder |= _linear(f"{gen}.m_source.l_linear", 1, net.harmonic_num + 1)
-    rates = net.upsample_rates
-    for j in range(len(rates)):
-        c = up0 // 2 ** (j + 1)
-        stride = int(np.prod(rates[j + 1 :])) if j + 1 < len(rates) else 1
-        taps = 2 * stride if j + 1 < len(rates) else 1
-        decoder |= {f"{gen}.noise_convs.{j}.weight": (c, spec_ch, taps)}
-        decoder |= {f"{gen}.noise_convs.{j}.bias": (c,)}
-    for j in range(len(rates)):
-        c = up0 // 2 ** (j + 1)
-        taps = 7 if j + 1 < len(rates) else 11
-        decoder |= _adain_resblock1(f"{gen}.noise_res.{j}", c, taps, 3, s)
-    for j, taps in enumerate(net.upsample_kernel_sizes):
-        c_in = up0 // 2**j
-        decoder |= _weight_norm(f"{gen}.ups.{j}", (c_in, c_in // 2, taps), c_in // 2)
-    for j in range(len(rates)):
-        c = up0 // 2 ** (j + 1)
-        for n, (taps, dil) in enumerate(
-            zip(net.resblock_kernel_sizes, net.resblock_dilation_sizes, strict=True)
-        ):
-            idx = j * len(net.resblock_kernel_sizes) + n
-            decoder |= _adain_resblock1(f"{gen}.resblocks.{idx}", c, taps, len(dil), s)
-    c_last = up0 // 2 ** len(rates)
-    decoder |= _weight_norm(f"{gen}.conv_post", (spec_ch, c_last, 7), spec_ch)
-
+    with torch.device("meta"):
+        model = KokoroModel(cfg or KokoroConfig())
+    state = model.state_dict()
     return {
-        "bert": bert,
-        "bert_encoder": {"weight": (d, a.hidden_size), "bias": (d,)},
-        "predictor": predictor,
-        "text_encoder": text_encoder,
-        "decoder": decoder,
+        part: {
+            k[len(part) + 1 :]: tuple(v.shape) for k, v in state.items() if k.startswith(f"{part}.")
+        }
+        for part in PARTS
     }
 
 
@@ -291,7 +163,7 @@ def _dequantize(q: np.ndarray, zero_point: np.ndarray, scale: np.ndarray, axis: 
         if x.size == 1:
             return x.reshape(())
         if x.ndim != 1 or x.size != q.shape[axis]:
-            raise ValueError(
+            raise UserValueError(
                 f"int8 {what} of shape {list(x.shape)} does not fit weight {list(q.shape)} "
                 f"along axis {axis}: not a per-tensor or per-channel quantization"
             )
@@ -502,7 +374,7 @@ def _integer_weight(g: _Graph, node: onnx.NodeProto, axis: int) -> np.ndarray | 
         zero_point = np.zeros((), dtype=np.int32)
     scale = g.integer_scale(node)
     if scale is None:
-        raise ValueError(
+        raise UserValueError(
             f"cannot find the weight scale of {node.op_type} node {node.name!r} "
             f"(weight {g.input(node, 1)!r}): not an onnxruntime dynamic-quantized export?"
         )
@@ -522,7 +394,7 @@ def _lstm_tensors(g: _Graph, node: onnx.NodeProto) -> dict[str, np.ndarray] | No
             scale = g.const(g.input(node, scale_idx))
             zero_point = g.const(g.input(node, scale_idx + 1))
             if scale is None:
-                raise ValueError(f"DynamicQuantizeLSTM {node.name!r} has no constant scale")
+                raise UserValueError(f"DynamicQuantizeLSTM {node.name!r} has no constant scale")
             zero_point = np.zeros_like(scale, dtype=np.int32) if zero_point is None else zero_point
             per = (q.shape[0], 1, -1)  # one value per direction, or per direction and column
             diff = q.astype(np.int32) - zero_point.astype(np.int32).reshape(per)
@@ -633,7 +505,7 @@ class _Checkpoint:
             if not overwrite:
                 return False
             if not np.allclose(self.values[key], value, rtol=1e-6, atol=1e-7):
-                raise ValueError(
+                raise UserValueError(
                     f"{key} has two different values in the export: {self.sources[key]} "
                     f"and {source}"
                 )
@@ -669,11 +541,11 @@ class _Checkpoint:
 def _load(path: str | os.PathLike) -> onnx.ModelProto:
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no ONNX file at {str(path)!r}")
+        raise UserFileError(f"no ONNX file at {str(path)!r}")
     try:
         return onnx.load(str(path))
     except DecodeError as err:
-        raise ValueError(
+        raise UserValueError(
             f"{str(path)!r} is not an ONNX model ({err}); expected a kokoro-onnx export of "
             "Kokoro-82M v1.0 (kokoro-v1.0.onnx or kokoro-v1.0.int8.onnx)"
         ) from err
@@ -753,12 +625,12 @@ def convert_onnx(
     missing = [k for k in shapes if k not in ckpt.values]
     read = len(shapes) - len(missing)
     if read < len(shapes) // 2:
-        raise ValueError(
+        raise UserValueError(
             f"{str(path)!r} is not a kokoro-onnx export of Kokoro-82M v1.0: only {read} of "
             f"{len(shapes)} official parameters found in it; missing: {_list(missing, 10)}"
         )
     if ckpt.mismatched:
-        raise ValueError(
+        raise UserValueError(
             f"{str(path)!r} holds Kokoro parameters of unexpected shapes (a different model "
             f"size? pass its KokoroConfig): {_list(ckpt.mismatched)}"
         )
@@ -781,7 +653,7 @@ def convert_onnx(
             )
     missing = [k for k in shapes if k not in ckpt.values]
     if missing:
-        raise ValueError(
+        raise UserValueError(
             f"{str(path)!r} lacks {len(missing)} parameters of Kokoro-82M v1.0 that no fill "
             f"covers: {_list(missing)}"
         )

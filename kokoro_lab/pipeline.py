@@ -17,9 +17,11 @@ import torch
 from torch import Tensor
 
 from kokoro_lab.config import SAMPLE_RATE
+from kokoro_lab.errors import UserValueError
 from kokoro_lab.model import KokoroModel
 from kokoro_lab.modules.masking import lengths_to_valid
-from kokoro_lab.text import G2P, chunk_phonemes, get_g2p, iter_chunks, model_input_ids
+from kokoro_lab.text import chunk_phonemes, model_input_ids
+from kokoro_lab.text.frontend import FrontEnd, make_frontend
 from kokoro_lab.voices import VoicePack
 
 log = logging.getLogger(__name__)
@@ -29,7 +31,7 @@ MAX_SPEED = 4.0
 
 def check_speed(speed: float) -> float:
     if not 0 < float(speed) <= MAX_SPEED:
-        raise ValueError(
+        raise UserValueError(
             f"speed={speed} is outside (0, {MAX_SPEED}]: 1.0 is the voice's natural rate, 0.5 "
             "half as fast, 2.0 twice as fast"
         )
@@ -48,6 +50,7 @@ class ChunkAudio:
     durations: Tensor
     audio: Tensor
     offset_s: float = 0.0
+    words: tuple = ()  # the chunk's G2P tokens (kokoro_lab.text.chunking.Word), when it has them
 
 
 @dataclass
@@ -70,9 +73,13 @@ class Synthesis:
 class Pipeline:
     """A KokoroModel, a voice and a language: `pipeline(text)` -> Synthesis.
 
-    `stream(text)` yields ChunkAudio as soon as each chunk is synthesized; with
-    `first_sentence_alone` (default) the first chunk is the first sentence, so the first audio of
-    a long text costs about one sentence's work. `phonemes=` bypasses G2P for users who pass IPA.
+    The text front end (`kokoro_lab.text.frontend`) is chosen by `lang` and `g2p` (a mode:
+    misaki, espeak, espeak-ipa; default: the voice's, see `default_mode`), with an optional user
+    `lexicon` ({word: phonemes}); `g2p` may also be a ready FrontEnd. `pipeline(text)` chunks as
+    the official KPipeline does; `stream(text)` yields ChunkAudio as soon as each chunk is
+    synthesized, and with `first_sentence_alone` (default) its first chunk is the first sentence,
+    so the first audio of a long text costs about one sentence's work. `phonemes=` bypasses G2P
+    for users who pass IPA.
     """
 
     def __init__(
@@ -83,24 +90,34 @@ class Pipeline:
         speed: float = 1.0,
         seed: int | None = 0,
         first_sentence_alone: bool = True,
+        g2p: str | FrontEnd | None = None,
+        lexicon: dict[str, str] | None = None,
     ):
         self.model = model
         self.first_sentence_alone = first_sentence_alone
         self.voice = voice
-        self.lang = lang
         self.speed = check_speed(speed)
         self.seed = seed
-        self._g2p: G2P | None = None
+        if isinstance(g2p, FrontEnd):
+            self.frontend = g2p
+        else:
+            self.frontend = make_frontend(
+                lang,
+                g2p,
+                lexicon,
+                voice_release=getattr(voice, "release", None),
+                english_g2p=getattr(voice, "english_g2p", None),
+            )
+        self.lang = self.frontend.lang
 
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
     @property
-    def g2p(self) -> G2P:
-        if self._g2p is None:
-            self._g2p = get_g2p(self.lang)
-        return self._g2p
+    def g2p(self):
+        """The front end's G2P object (phonemize_batch / __call__)."""
+        return self.frontend.g2p
 
     def _generator(self, index: int) -> torch.Generator | None:
         if self.seed is None:
@@ -111,7 +128,7 @@ class Pipeline:
         """One chunk of at most 510 phonemes -> ChunkAudio (model level, no G2P)."""
         ids = model_input_ids(phonemes)
         if len(ids) <= 2:
-            raise ValueError(
+            raise UserValueError(
                 f"phonemes {phonemes!r} contain no symbol of the Kokoro vocabulary: nothing to say"
             )
         tokens = torch.tensor([ids], device=self.device)
@@ -122,30 +139,38 @@ class Pipeline:
             index, text, phonemes, tokens[0].cpu(), out.durations[0].cpu(), out.audio[0].cpu()
         )
 
-    def _units(self, text: str | None, phonemes: str | None) -> Iterator[tuple[str, str]]:
+    def _units(
+        self, text: str | None, phonemes: str | None, first_alone: bool = False
+    ) -> Iterator[tuple[str, str]]:
         if (text is None) == (phonemes is None):
-            raise ValueError("pass exactly one of text= or phonemes=")
+            raise UserValueError("pass exactly one of text= or phonemes=")
         if phonemes is not None:
             if not phonemes.strip():
-                raise ValueError("phonemes are empty or whitespace only: pass an IPA string")
+                raise UserValueError("phonemes are empty or whitespace only: pass an IPA string")
             for ps in chunk_phonemes(phonemes.strip()):
-                yield "", ps
+                yield "", ps, ()
         else:
-            for chunk in iter_chunks(text, self.g2p, first_alone=self.first_sentence_alone):
-                yield chunk.text, chunk.phonemes
+            for chunk in self.frontend.chunks(text, first_alone=first_alone):
+                yield chunk.text, chunk.phonemes, chunk.words
 
-    def stream(self, text: str | None = None, phonemes: str | None = None) -> Iterator[ChunkAudio]:
-        """Yield each chunk's audio as soon as it is ready."""
+    def _synthesize(self, units) -> Iterator[ChunkAudio]:
         offset = 0
-        for i, (chunk_text, ps) in enumerate(self._units(text, phonemes)):
+        for i, (chunk_text, ps, words) in enumerate(units):
             chunk = self.synthesize_phonemes(ps, i, chunk_text)
+            chunk.words = words
             chunk.offset_s = offset / SAMPLE_RATE
             offset += chunk.audio.shape[-1]
             log.debug("chunk %d: %d phonemes, %.2f s", i, len(ps), chunk.audio.shape[-1] / 24e3)
             yield chunk
 
+    def stream(self, text: str | None = None, phonemes: str | None = None) -> Iterator[ChunkAudio]:
+        """Yield each chunk's audio as soon as it is ready (first chunk: the first sentence when
+        `first_sentence_alone`)."""
+        yield from self._synthesize(self._units(text, phonemes, self.first_sentence_alone))
+
     def __call__(self, text: str | None = None, phonemes: str | None = None) -> Synthesis:
-        chunks = list(self.stream(text, phonemes))
+        """The whole text, chunked as the official pipeline chunks it."""
+        chunks = list(self._synthesize(self._units(text, phonemes)))
         return Synthesis(torch.cat([c.audio for c in chunks]), chunks)
 
     def synthesize_batch(
@@ -158,20 +183,21 @@ class Pipeline:
         length. Each text's result equals `pipeline(text)` (durations identical, audio within
         float tolerance): chunk i of a text still draws its noise from `seed + i`."""
         if (texts is None) == (phonemes is None):
-            raise ValueError("pass exactly one of texts= or phonemes=")
+            raise UserValueError("pass exactly one of texts= or phonemes=")
         items = texts if texts is not None else phonemes
         units = [
-            (k, i, chunk_text, ps)
+            (k, i, chunk_text, ps, words)
             for k, item in enumerate(items)
-            for i, (chunk_text, ps) in enumerate(
+            for i, (chunk_text, ps, words) in enumerate(
                 self._units(item, None) if texts is not None else self._units(None, item)
             )
         ]
         order = sorted(range(len(units)), key=lambda j: len(units[j][3]))
         done: dict[int, ChunkAudio] = {}
         for start in range(0, len(order), batch_size):
-            group = [units[j] for j in order[start : start + batch_size]]
+            group = [units[j][:4] for j in order[start : start + batch_size]]
             for j, chunk in zip(order[start : start + batch_size], self._run_batch(group)):
+                chunk.words = units[j][4]
                 done[j] = chunk
         results: list[list[ChunkAudio]] = [[] for _ in items]
         for j, (k, *_rest) in enumerate(units):

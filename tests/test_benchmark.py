@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
 
-from conftest import ROOT
+import pytest
+from conftest import run_script
 
 RATIOS = (
     "fp32_vs_kmodel",
@@ -22,26 +20,19 @@ RATIOS = (
 )
 
 
+@pytest.mark.slow
 def test_benchmark_writes_table_and_json(tmp_path):
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "scripts" / "benchmark.py"),
-            "quick=true",
-            "quick_sentences=1",
-            "quick_repeats=1",
-            "warmup=1",
-            "quality=false",
-            "long_text_chars=400",
-            "engines=[kokoro_lab_fp32,kmodel,ort_int8]",
-            f"output_dir={tmp_path}",
-            f"hydra.run.dir={tmp_path / 'run'}",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
-        capture_output=True,
-        text=True,
-        timeout=600,
+    proc = run_script(
+        "benchmark.py",
+        "quick=true",
+        "quick_sentences=1",
+        "quick_repeats=1",
+        "warmup=1",
+        "quality=false",
+        "long_text_chars=400",
+        "engines=[kokoro_lab_fp32,kmodel,ort_int8]",
+        f"output_dir={tmp_path}",
+        f"hydra.run.dir={tmp_path / 'run'}",
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((tmp_path / "benchmark.json").read_text())

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
-import subprocess
-import sys
+from functools import partial
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
-from conftest import ROOT
-from hydra import compose, initialize_config_dir
+from conftest import compose_config, run_script
 from PIL import Image
 
 from kokoro_lab.evaluation.report import jsonable
@@ -26,7 +24,6 @@ from kokoro_lab.evaluation.summary import length_edges, summarize_rows, summariz
 from kokoro_lab.tasks.evaluate import evaluate
 from kokoro_lab.voices import VoicePack, load_voice
 
-OFFLINE_ENV = {**os.environ, "HF_HUB_OFFLINE": "1"}
 SENTENCES = [
     "The birch canoe slid on the smooth planks.",
     "Glue the sheet to the dark blue background.",
@@ -42,20 +39,7 @@ PLOTS = (
 )
 
 
-def config(*overrides: str):
-    with initialize_config_dir(str(ROOT / "configs"), version_base="1.3"):
-        return compose("eval", overrides=list(overrides))
-
-
-def run_script(script: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / script), *args],
-        cwd=ROOT,
-        env=OFFLINE_ENV,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+config = partial(compose_config, "eval")
 
 
 @pytest.fixture(scope="module")
@@ -161,14 +145,14 @@ def test_summary_pools_errors_and_buckets_by_length():
     assert jsonable({"x": math.nan, "y": [math.inf, 1.0]}) == {"x": None, "y": [None, 1.0]}
 
 
-def test_bad_inputs_are_refused_clearly(tmp_path, lines_file, infer_wavs):
+def test_bad_inputs_are_refused_clearly(tmp_path, lines_file):
     with pytest.raises(ValueError, match="not both"):
         evaluate(config(f"text_file={lines_file}", f"data_dir={tmp_path}", "logger=none"))
     with pytest.raises(ValueError, match="audio_dir"):
         evaluate(config("name=x", f"output_dir={tmp_path}", "logger=none"))
     partial = tmp_path / "partial"
     partial.mkdir()
-    shutil.copy(infer_wavs / "0001.wav", partial / "0001.wav")
+    sf.write(partial / "0001.wav", np.zeros(2400, np.float32), 24_000)  # no 0002.wav
     with pytest.raises(FileNotFoundError, match="0002.wav"):
         evaluate(config(f"audio_dir={partial}", f"text_file={lines_file}", "logger=none"))
     with pytest.raises(FileNotFoundError, match="metadata.csv"):
@@ -178,6 +162,7 @@ def test_bad_inputs_are_refused_clearly(tmp_path, lines_file, infer_wavs):
 # --- end to end -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_script_writes_metrics_report_and_plots(script_run):
     proc, out, metrics = script_run
     systems = metrics["systems"]
@@ -210,6 +195,7 @@ def test_script_writes_metrics_report_and_plots(script_run):
         assert sorted(p.name for p in (out / "audio" / name).iterdir()) == ["0001.wav", "0002.wav"]
 
 
+@pytest.mark.slow
 def test_broken_voice_scores_clearly_worse(script_run):
     """The metrics can fail: a noise voicepack is unintelligible and sounds bad."""
     _, _, metrics = script_run
@@ -225,6 +211,7 @@ def test_broken_voice_scores_clearly_worse(script_run):
     assert min(r["wer"] for r in rows if r["system"] == "noise") > worst_real
 
 
+@pytest.mark.slow
 def test_audio_dir_mode_scores_infer_wavs_with_offline_wandb(
     script_run, infer_wavs, lines_file, tmp_path
 ):
@@ -257,6 +244,7 @@ def test_audio_dir_mode_scores_infer_wavs_with_offline_wandb(
     assert any(m.endswith(".wav") for m in media) and any(m.endswith(".png") for m in media)
 
 
+@pytest.mark.slow
 def test_data_dir_reference_metrics(script_run, tmp_path):
     """References = jm_kumo's WAVs: the same WAVs score MCD 0, F0 RMSE 0, similarity 1;
     jf_alpha's score a different speaker."""

@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from conftest import ROOT
-from hydra import compose, initialize_config_dir
+from conftest import compose_config, run_script
 
 from kokoro_lab.data.dataset import read_metadata
 from kokoro_lab.data.eval_sets import harvard_sentences
@@ -39,9 +36,12 @@ TARGET, START = "jf_nezumi", "jm_kumo"
 
 @pytest.fixture(autouse=True)
 def _threads():
-    """One torch thread (overrides conftest's two): on a shared 2-core machine under load, two
+    """One torch thread, restored after the test: on a shared 2-core machine under load, two
     threads made these fits about 8x slower (docs/finetune_voice.md)."""
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 # -- the table -------------------------------------------------------------------------------
@@ -144,15 +144,20 @@ def test_empty_folder_is_a_clear_error(tmp_path):
 @pytest.fixture(scope="module")
 def tiny_folder(tmp_path_factory, real_model):
     """3 Harvard sentences spoken by TARGET at 22.05 kHz, plus a missing file and an empty text."""
-    torch.set_num_threads(1)  # module-scoped: set up before the autouse fixture
     folder = tmp_path_factory.mktemp("speaker")
-    pipe = Pipeline(real_model, load_voice(TARGET), lang="en-us", seed=0)
-    truth = render_speaker_folder(pipe, harvard_sentences(3), folder, sample_rate=22_050)
+    pipe = Pipeline(real_model, load_voice(TARGET), lang="en-us", seed=0, g2p="espeak")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # module-scoped: set up before the autouse fixture
+    try:
+        truth = render_speaker_folder(pipe, harvard_sentences(3), folder, sample_rate=22_050)
+    finally:
+        torch.set_num_threads(threads)
     with open(folder / "metadata.csv", "a", encoding="utf-8") as f:
         f.write("0009|This clip was never recorded.\n0001|\n")
     return folder, truth
 
 
+@pytest.mark.slow
 def test_fit_moves_the_style_toward_the_target(tiny_folder, real_model):
     """The prosody-only fit (cheap) from START (male) to TARGET's recordings (female) brings the F0
     loss down by half and the total loss down; a few decoder steps on one crop lower the
@@ -196,18 +201,6 @@ def test_fit_moves_the_style_toward_the_target(tiny_folder, real_model):
     assert spectral[-1] < spectral[0]
 
 
-def run_script(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline"}
-    return subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "finetune_voice.py"), *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-
-
 TINY = (
     "steps=2",
     "prosody_steps=3",
@@ -218,11 +211,17 @@ TINY = (
 )
 
 
+@pytest.mark.slow
 def test_script_end_to_end_then_resume(tiny_folder, tmp_path):
     folder, _ = tiny_folder
     out = tmp_path / "out"
     proc = run_script(
-        f"data_dir={folder}", "name=tiny", f"init_voice={START}", f"output_dir={out}", *TINY
+        "finetune_voice.py",
+        f"data_dir={folder}",
+        "name=tiny",
+        f"init_voice={START}",
+        f"output_dir={out}",
+        *TINY,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     pack = torch.load(out / "tiny.pt", weights_only=True)
@@ -246,19 +245,16 @@ def test_script_end_to_end_then_resume(tiny_folder, tmp_path):
     # a killed run resumes: the same output_dir with more steps continues from last.ckpt
     from kokoro_lab.tasks.finetune_voice import finetune_voice
 
-    with initialize_config_dir(str(ROOT / "configs"), version_base="1.3"):
-        cfg = compose(
-            "finetune_voice",
-            [
-                f"data_dir={folder}",
-                "name=tiny",
-                f"init_voice={START}",
-                f"output_dir={out}",
-                *TINY[1:],
-                "steps=3",
-                "logger=none",
-            ],
-        )
+    cfg = compose_config(
+        "finetune_voice",
+        f"data_dir={folder}",
+        "name=tiny",
+        f"init_voice={START}",
+        f"output_dir={out}",
+        *TINY[1:],
+        "steps=3",
+        "logger=none",
+    )
     result = finetune_voice(cfg)
     assert result.metrics["resumed_from"].endswith("last.ckpt")
     assert not result.metrics["prosody_fit"]["losses_first_10"]  # the checkpoint holds that half
@@ -268,14 +264,16 @@ def test_script_end_to_end_then_resume(tiny_folder, tmp_path):
     from kokoro_lab.tasks.infer import infer
 
     wav = tmp_path / "hello.wav"
-    with initialize_config_dir(str(ROOT / "configs"), version_base="1.3"):
-        cfg = compose("infer", [f"voice_path={out / 'tiny.pt'}", "text=Hello.", f"output={wav}"])
-    infer(cfg)
+    infer(compose_config("infer", f"voice_path={out / 'tiny.pt'}", "text=Hello.", f"output={wav}"))
     assert sf.info(wav).samplerate == 24_000
 
 
 def test_bad_arguments_exit_2(tmp_path):
     proc = run_script(
-        f"data_dir={tmp_path}", "name=x", f"output_dir={tmp_path / 'o'}", "logger=none"
+        "finetune_voice.py",
+        f"data_dir={tmp_path}",
+        "name=x",
+        f"output_dir={tmp_path / 'o'}",
+        "logger=none",
     )
     assert proc.returncode == 2 and "metadata.csv" in proc.stderr

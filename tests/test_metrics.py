@@ -279,18 +279,21 @@ def test_speaking_rate_known_durations():
 
 
 def test_speed_meter_rtf():
+    """rtf = wall seconds / audio seconds. The sleep bounds the wall time from below only (a
+    loaded machine stretches it), so there is no upper bound: speed targets are the benchmark's."""
     sr = 24_000
 
-    def synthesize():  # 0.2 s of "work" for 1 s of audio
+    def synthesize():  # at least 0.2 s of "work" for 1 s of audio
         time.sleep(0.2)
         return np.zeros(sr, np.float32)
 
     with SpeedMeter() as meter:
         audio = synthesize()
     report = meter.report(audio_s=len(audio) / sr)
-    assert 0.2 <= report.rtf < 0.4 and report.wall_s == pytest.approx(report.rtf)
+    assert report.wall_s >= 0.2 and report.rtf == pytest.approx(report.wall_s)
+    assert meter.report(audio_s=4.0).rtf == pytest.approx(report.wall_s / 4)
     best = measure_speed(synthesize, sr, warmup=0, repeats=2)
-    assert best.audio_s == 1.0 and 0.2 <= best.rtf < 0.4
+    assert best.audio_s == 1.0 and best.rtf >= 0.2 and best.rtf == pytest.approx(best.wall_s)
     with pytest.raises(ValueError, match="after the"):
         SpeedMeter().report(1.0)
 
@@ -302,7 +305,7 @@ def test_speed_meter_peak_memory():
         with mmap.mmap(-1, 100_000_000) as region:
             buffer = np.frombuffer(region, np.uint8)
             buffer[::4096] = 1  # touch every page so it is resident
-            time.sleep(0.05)  # let the poller see it
+            time.sleep(0.5)  # let the poller (every 2 ms) see it, even on a loaded machine
             value = float(buffer[-4096])
             del buffer
         return value

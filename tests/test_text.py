@@ -7,7 +7,6 @@ import logging
 import random
 import subprocess
 import sys
-import time
 from importlib import resources
 
 import pytest
@@ -192,16 +191,13 @@ def make_text(n_chars: int, seed: int = 0) -> str:
 def test_chunk_100k_characters():
     text = make_text(100_000)
     assert len(text) == 100_000
-    start = time.perf_counter()
-    chunks = chunk_text(text, "en-us")
-    elapsed = time.perf_counter() - start
+    chunks = chunk_text(text, "en-us")  # its speed shows in the durations report, not here
     assert all(isinstance(c, Chunk) for c in chunks)
     assert all(0 < len(c.phonemes) <= CONTEXT_LENGTH for c in chunks)
     assert all(only_vocab(c.phonemes) and vocab.is_speakable(c.phonemes) for c in chunks)
     # every word, in order, exactly once, none split: a split word would not re-join
     assert " ".join(c.text for c in chunks).split() == text.split()
     assert sum(1 for c in chunks if not c.text) >= 1  # the huge word's continuation pieces
-    assert elapsed < 60, f"chunking 100k characters took {elapsed:.1f} s"
 
 
 def test_chunks_are_streamed():

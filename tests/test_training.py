@@ -9,14 +9,13 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT
-from hydra import compose, initialize_config_dir
+from conftest import ROOT, compose_config, offline_env, run_script, script_command
 from hydra.utils import instantiate
 
 from kokoro_lab.checkpoint import COMPONENTS, load_into, read_checkpoint
@@ -39,9 +38,7 @@ REFERENCE = [
 ]
 
 
-def _cfg(*overrides: str):
-    with initialize_config_dir(str(ROOT / "configs"), version_base="1.3"):
-        return compose("train", overrides=list(overrides))
+_cfg = partial(compose_config, "train")
 
 
 @pytest.mark.parametrize(
@@ -74,11 +71,9 @@ def test_cpu_and_ddp_trainers_and_loggers_instantiate(tmp_path):
     for trainer in ("cpu", "ddp"):
         cfg = _cfg(f"trainer={trainer}", "trainer.accelerator=cpu", f"run_dir={tmp_path}")
         instantiate(cfg.trainer, use_distributed_sampler=False, logger=False)
-    for logger in ("csv", "wandb"):
+    for logger in ("csv", "wandb", "tensorboard"):  # tensorboard: the test extra
         cfg = _cfg(f"logger={logger}", f"run_dir={tmp_path}")
         instantiate(cfg.logger)
-    pytest.importorskip("tensorboard", reason="logger=tensorboard needs the tensorboard package")
-    instantiate(_cfg("logger=tensorboard", f"run_dir={tmp_path}").logger)
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +84,7 @@ def reference_run(synthetic_data, tmp_path_factory) -> Path:
     return run_dir
 
 
+@pytest.mark.slow
 def test_tiny_from_scratch_learns_and_exports(reference_run):
     """A short experiment=tiny_overfit through every stage, with validation, export and
     voicepack extraction. (The >= 5x fall of the full recipe is a 1000-step measurement.)"""
@@ -107,6 +103,7 @@ def test_tiny_from_scratch_learns_and_exports(reference_run):
     assert pack.shape == (510, 1, 2 * model.config.style_dim) and torch.isfinite(pack).all()
 
 
+@pytest.mark.slow
 def test_bf16_mixed_with_gradient_accumulation(synthetic_data, tmp_path):
     """trainer.precision=bf16-mixed and accumulate_grad_batches=2 run: 4 batches make 2
     optimizer steps (the step counter advances on every second batch), losses stay finite."""
@@ -127,20 +124,12 @@ def test_bf16_mixed_with_gradient_accumulation(synthetic_data, tmp_path):
     assert all(torch.isfinite(torch.tensor(v)) for r in history for v in r["losses"].values())
 
 
-def _script(*overrides: str) -> list[str]:
-    return [sys.executable, str(ROOT / "scripts" / "train.py"), *overrides]
+#: scripts/train.py as a child process: one OpenMP thread, unbuffered output, no GPU.
+TRAIN_ENV = {"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "CUDA_VISIBLE_DEVICES": None}
 
 
-def _env() -> dict:
-    env = dict(os.environ, OMP_NUM_THREADS="1", WANDB_MODE="offline", PYTHONUNBUFFERED="1")
-    env.pop("CUDA_VISIBLE_DEVICES", None)
-    return env
-
-
-def _run(args: list[str], timeout: int = 600) -> None:
-    done = subprocess.run(
-        args, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=timeout
-    )
+def _train_script(*overrides: str) -> None:
+    done = run_script("train.py", *overrides, env=TRAIN_ENV)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
@@ -148,6 +137,7 @@ def _load_checkpoint(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+@pytest.mark.slow
 def test_ddp_two_cpu_processes_match_one_process(synthetic_data, tmp_path):
     """2 processes x batch 2 (gloo, scripts/train.py trainer=ddp) against 1 process x batch 4:
     the same global batches, crops and excitation noise, and DDP's averaged gradients, through
@@ -171,15 +161,13 @@ def test_ddp_two_cpu_processes_match_one_process(synthetic_data, tmp_path):
     ]
     one, two = tmp_path / "one", tmp_path / "two"
     train(_cfg(*common, "data.batch_size=4", f"run_dir={one}"))
-    _run(
-        _script(
-            *common,
-            "trainer=ddp",
-            "trainer.accelerator=cpu",
-            "trainer.devices=2",
-            "data.batch_size=2",
-            f"hydra.run.dir={two}",
-        )
+    _train_script(
+        *common,
+        "trainer=ddp",
+        "trainer.accelerator=cpu",
+        "trainer.devices=2",
+        "data.batch_size=2",
+        f"hydra.run.dir={two}",
     )
     a, b = read_history(one / "history.jsonl"), read_history(two / "history.jsonl")
     assert [r["step"] for r in a] == [r["step"] for r in b] == [1, 2, 3]
@@ -196,7 +184,9 @@ def test_ddp_two_cpu_processes_match_one_process(synthetic_data, tmp_path):
     assert json.loads((two / "summary.json").read_text())["global_step"] == 3
 
 
-def _wait_for_step(history: Path, step: int, proc: subprocess.Popen, timeout: float = 300):
+def _wait_for_step(history: Path, step: int, proc: subprocess.Popen, timeout: float = 900):
+    """Polls the run's history until it logged `step`: a deadline, not a fixed sleep, so a
+    loaded machine only makes it wait longer."""
     start = time.monotonic()
     while time.monotonic() - start < timeout:
         if history.is_file():
@@ -209,14 +199,21 @@ def _wait_for_step(history: Path, step: int, proc: subprocess.Popen, timeout: fl
     raise AssertionError(f"no step {step} within {timeout} s")
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(reference_run, tmp_path):
-    """REFERENCE as scripts/train.py, SIGKILLed after step 7: last.ckpt is step 6 = epoch 1
-    after 2 of its 4 batches. The same command again resumes from it; the step counter, the
-    optimizer state and the data order must continue as in the uninterrupted reference run."""
+    """REFERENCE as scripts/train.py, SIGKILLed once it logged step 7: last.ckpt is step 6 =
+    epoch 1 after 2 of its 4 batches (or step 9 = epoch 2 after 1, when the run got past the
+    next checkpoint before the kill landed, as on a loaded machine). The same command again
+    resumes from it; the step counter, the optimizer state and the data order must continue as
+    in the uninterrupted reference run."""
     killed = tmp_path / "killed"
-    args = _script(*REFERENCE, f"hydra.run.dir={killed}")
+    overrides = [*REFERENCE, f"hydra.run.dir={killed}"]
     proc = subprocess.Popen(
-        args, cwd=ROOT, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        script_command("train.py", *overrides),
+        cwd=ROOT,
+        env=offline_env(TRAIN_ENV),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         _wait_for_step(killed / "history.jsonl", 7, proc)
@@ -225,11 +222,13 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(reference_run, tmp_
         proc.wait()
     assert proc.returncode == -signal.SIGKILL
     ckpt = _load_checkpoint(killed / "checkpoints" / "last.ckpt")
-    assert ckpt["global_step"] == 6 and ckpt["epoch"] == 1
+    step = ckpt["global_step"]
+    assert step in (6, 9), step  # mid-epoch: 4 batches an epoch
+    assert ckpt["epoch"] == step // 4
     assert ckpt["loops"]["fit_loop"]["state_dict"]["combined_loader"] == [
-        {"epoch": 1, "consumed": 2}
+        {"epoch": step // 4, "consumed": step % 4}
     ]
-    _run(args)  # the same command again: ckpt_path=last resumes
+    _train_script(*overrides)  # the same command again: ckpt_path=last resumes
 
     a = read_history(reference_run / "history.jsonl")
     b = read_history(killed / "history.jsonl")
@@ -250,6 +249,7 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(reference_run, tmp_
     assert summary["losses"]["mel"]["first"] == pytest.approx(a[0]["losses"]["mel"])
 
 
+@pytest.mark.slow
 def test_finetune_exports_the_official_layout_for_kmodel(synthetic_data, tmp_path):
     """experiment=finetune on the full-size pretrained model for one step, with the decoder
     added to what trains (the preset freezes it): the exported file loads strictly into our

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import time
-
 import huggingface_hub.constants
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
+from conftest import compose_config
 
 from kokoro_lab.hub import EMBEDDED_VOICES
 from kokoro_lab.text.g2p import LANG_CODES
 from kokoro_lab.voices import (
-    CATALOGUE_DIR,
     DECODER_HALF,
     PROSODY_HALF,
     VoicePack,
@@ -34,30 +31,13 @@ V019_VOICES = set(
 )
 
 
-@pytest.fixture(scope="module")
-def alpha() -> VoicePack:
-    return load_voice("jf_alpha")
-
-
-@pytest.fixture(scope="module")
-def kumo() -> VoicePack:
-    return load_voice("jm_kumo")
-
-
-@pytest.fixture
-def no_hub(monkeypatch, tmp_path):
-    """Offline, with an empty Hugging Face cache (whatever this machine has cached)."""
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
-
-
 # VoicePack --------------------------------------------------------------------------------------
 
 
 def test_embedded_voices_load_offline(no_hub):
     for name in EMBEDDED_VOICES:
         pack = load_voice(name)
-        assert pack.name == name and pack.release == "v1.0" and pack.lang == "en-us"
+        assert pack.name == name and pack.release == "v1.0" and pack.lang == "ja"
         assert pack.pack.shape == (510, 1, 256) and pack.pack.dtype == torch.float32
 
 
@@ -154,16 +134,16 @@ def test_hub_voice_offline_says_what_is_missing_and_how_to_pass_it(no_hub):
 
 
 def test_unreachable_hub_fails_fast(monkeypatch, tmp_path):
-    """Not offline, but nothing listens at the endpoint: no minute of retries."""
+    """Not offline, but nothing listens at the endpoint: no minute of retries. The message is
+    the TCP probe's (kokoro_lab.hub._unreachable), raised before huggingface_hub's retry loop
+    is entered; no wall-clock bound, which a loaded machine could break."""
     for key in ("HF_HUB_OFFLINE", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(key, raising=False)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
-    start = time.perf_counter()
     with pytest.raises(FileNotFoundError, match="unreachable.*127.0.0.1:9"):
         load_voice("af_sarah")
-    assert time.perf_counter() - start < 10
 
 
 def test_hub_voice_from_voices_dir(no_hub, alpha, tmp_path):
@@ -219,7 +199,8 @@ def test_catalogue_has_every_official_voice():
             assert entry["repo_id"] == "hexgrad/Kokoro-82M"
             assert entry["lang"] == LANG_CODES[name[0]]
         if entry["source"] == "embedded":
-            assert entry["lang"] == "en-us" and entry["native_lang"] == "ja"
+            assert entry["lang"] == "ja"  # +voice=jf_alpha alone speaks Japanese
+            assert entry["english_g2p"] in ("misaki", "espeak", "espeak-ipa")
         assert ("v1.0" in entry["versions"]) == (name in V1_VOICES)
         assert ("v0.19" in entry["versions"]) == (name in V019_VOICES)
 
@@ -232,7 +213,6 @@ def test_catalogue_rejects_inconsistent_files(tmp_path):
 
 @pytest.mark.parametrize("name", ["af", "af_bella", "jf_alpha", "zm_yunyang"])
 def test_hydra_plus_voice_selects_the_file(name):
-    with initialize_config_dir(version_base=None, config_dir=str(CATALOGUE_DIR.parent)):
-        cfg = compose(overrides=[f"+voice={name}"])
+    cfg = compose_config(None, f"+voice={name}")  # configs/voice/NAME.yaml alone
     assert cfg.voice.name == name
     assert cfg.voice.source in ("hub", "embedded", "blend")

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from conftest import ROOT
-from hydra import compose, initialize_config_dir
+from conftest import compose_config as _cfg
 from reference_kokoro import build_kmodel
 
 from kokoro_lab.checkpoint import COMPONENTS, read_checkpoint
 from kokoro_lab.tasks.weights import count_params, export_checkpoint
 from kokoro_lab.text import VOCAB
-
-
-def _cfg(name, *overrides):
-    with initialize_config_dir(str(ROOT / "configs"), version_base="1.3"):
-        return compose(name, overrides=list(overrides))
 
 
 def test_count_params_official_size():

@@ -16,6 +16,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from kokoro_lab.errors import UserValueError
 from kokoro_lab.text import VOCAB, model_input_ids
 
 Synth = Callable[[list[str], list[np.ndarray]], list[np.ndarray]]
@@ -124,7 +125,9 @@ def make_engine(name: str, cfg: dict) -> Synth:
         "ort_int8": lambda: ort_engine(cfg["threads"]),
     }
     if name not in table:
-        raise ValueError(f"unknown engine {name!r}; known: {sorted(table)} and kokoro_lab_batchB")
+        raise UserValueError(
+            f"unknown engine {name!r}; known: {sorted(table)} and kokoro_lab_batchB"
+        )
     return table[name]()
 
 

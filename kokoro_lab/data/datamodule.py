@@ -25,6 +25,7 @@ from kokoro_lab.data.dataset import (
 )
 from kokoro_lab.data.features import FeatureSettings
 from kokoro_lab.data.sampler import BucketBatchSampler, ResumableDataLoader
+from kokoro_lab.errors import UserFileError, UserValueError
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +78,9 @@ class KokoroDataModule(L.LightningDataModule):
     ):
         super().__init__()
         if data_dir is None and not synthetic:
-            raise ValueError("pass data_dir=DIR (metadata.csv + wavs/) or synthetic={voice, ...}")
+            raise UserValueError(
+                "pass data_dir=DIR (metadata.csv + wavs/) or synthetic={voice, ...}"
+            )
         self.synthetic = dict(synthetic) if synthetic else None
         if data_dir is None:
             s = self.synthetic
@@ -124,7 +127,7 @@ class KokoroDataModule(L.LightningDataModule):
             log.info("rendering the synthetic dataset %s", self.data_dir)
             render_dataset(self.data_dir, **self.synthetic)
         if not self.data_dir.is_dir():
-            raise FileNotFoundError(
+            raise UserFileError(
                 f"data_dir {str(self.data_dir)!r} does not exist: pass a dataset directory "
                 "(metadata.csv with rows id|text|speaker, and wavs/ID.wav)"
             )
@@ -161,7 +164,7 @@ class KokoroDataModule(L.LightningDataModule):
             val_root = manifest.cache_dir
             train_entries = entries if self.val_from_train else entries[: len(entries) - n_val]
         if not train_entries:
-            raise ValueError(
+            raise UserValueError(
                 f"no training clip in {str(self.data_dir)!r} is at least {self.min_frames} "
                 "frames long: add data or lower the segment length"
             )

@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 
 from kokoro_lab.config import CONTEXT_LENGTH
 from kokoro_lab.data.features import LOG_FLOOR, FeatureSettings, LogMelSpectrogram, clip_features
+from kokoro_lab.errors import UserFileError, UserValueError
 from kokoro_lab.io import atomic_write
 
 log = logging.getLogger(__name__)
@@ -92,12 +93,12 @@ def read_metadata(
     path = data_dir / metadata
     columns = list(columns)
     if not path.is_file():
-        raise FileNotFoundError(
+        raise UserFileError(
             f"no {metadata} in {str(data_dir)!r}: the folder holds metadata.csv (rows "
             f"`{'|'.join(columns)}`) and wavs/ID.wav"
         )
     if "id" not in columns or not ({"text", "phonemes"} & set(columns)):
-        raise ValueError(f"columns={columns} must name `id` and `text` (or `phonemes`)")
+        raise UserValueError(f"columns={columns} must name `id` and `text` (or `phonemes`)")
     rows, bad = [], []
     with open(path, encoding="utf-8", newline="") as f:
         for n, fields in enumerate(csv.reader(f, delimiter="|", quoting=csv.QUOTE_NONE), 1):
@@ -274,7 +275,7 @@ def prepare_manifest(
             bad[0].reason,
         )
     if not entries:
-        raise ValueError(f"no usable clip in {str(data_dir)!r}: {len(bad)} rows were skipped")
+        raise UserValueError(f"no usable clip in {str(data_dir)!r}: {len(bad)} rows were skipped")
     return Manifest(out_dir, entries, speakers, bad)
 
 
@@ -284,7 +285,7 @@ def rescale_durations(durations: Sequence[int], frames: int) -> list[int]:
     d = np.maximum(np.asarray(durations, dtype=np.float64), 1e-3)
     t = len(d)
     if frames < t:
-        raise ValueError(f"{frames} frames cannot hold {t} tokens")
+        raise UserValueError(f"{frames} frames cannot hold {t} tokens")
     ends = np.round(np.cumsum(d) * frames / d.sum()).astype(np.int64)
     for k in range(t):  # every token at least one frame, and room left for the rest
         low = (ends[k - 1] if k else 0) + 1
@@ -325,7 +326,7 @@ def attach_reference_durations(
     if source == "file":
         path = Path(data_dir) / "durations.json"
         if not path.is_file():
-            raise FileNotFoundError(f"reference_durations=file needs {path}")
+            raise UserFileError(f"reference_durations=file needs {path}")
         table = json.loads(path.read_text())
         found = [table.get(e["id"], {}).get("durations") or [[]] for e in todo]
         raw = [d[0] if len(d) == 1 else sum(d, []) for d in found]
@@ -334,10 +335,10 @@ def attach_reference_durations(
 
         raw = pretrained_durations([model_input_ids(e["phonemes"]) for e in todo], voice)
     else:
-        raise ValueError(f"reference_durations={source!r}: use null, 'file' or 'pretrained'")
+        raise UserValueError(f"reference_durations={source!r}: use null, 'file' or 'pretrained'")
     for entry, d in zip(todo, raw):
         if len(d) != entry["tokens"]:
-            raise ValueError(
+            raise ValueError(  # a bug: the model returned one duration per token
                 f"{entry['id']}: {len(d)} reference durations for {entry['tokens']} tokens"
             )
         entry["ref_durations"] = rescale_durations(d, entry["frames"])

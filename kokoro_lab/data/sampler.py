@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator, Sequence
 import torch
 from torch.utils.data import DataLoader, Sampler
 
+from kokoro_lab.errors import UserValueError
+
 
 class BucketBatchSampler(Sampler[list[int]]):
     """Yields lists of dataset indices, `batch_size` per rank."""
@@ -32,7 +34,7 @@ class BucketBatchSampler(Sampler[list[int]]):
         drop_last: bool = False,
     ):
         if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+            raise UserValueError(f"batch_size must be >= 1, got {batch_size}")
         if not 0 <= rank < num_replicas:
             raise ValueError(f"rank {rank} is outside 0..{num_replicas - 1}")
         self.lengths = list(lengths)
@@ -43,7 +45,7 @@ class BucketBatchSampler(Sampler[list[int]]):
         self._skip = 0
         self._yielded = 0
         if len(self) == 0:
-            raise ValueError(
+            raise UserValueError(
                 f"{len(self.lengths)} clips make no full global batch of "
                 f"{self.global_batch_size} with drop_last=True: lower batch_size or add data"
             )

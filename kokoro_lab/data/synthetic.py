@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 from kokoro_lab.data.eval_sets import harvard_sentences
+from kokoro_lab.errors import UserValueError
 
 log = logging.getLogger(__name__)
 
@@ -43,23 +44,25 @@ def render_dataset(
 
     out_dir = Path(out_dir)
     recipe = {"voice": voice, "count": count, "start": start, "lang": lang, "seed": seed}
+    recipe["g2p"] = "espeak"
     recipe["speaker"] = speaker or voice
     done = out_dir / RECIPE_FILE
     if done.is_file():
         if json.loads(done.read_text()) == recipe:
             return out_dir
-        raise ValueError(
+        raise UserValueError(
             f"{str(out_dir)!r} holds a synthetic dataset made with another recipe "
             f"({done.read_text().strip()}): choose another directory or delete it"
         )
     texts = harvard_sentences(count, start)
     if len(texts) < count:
-        raise ValueError(f"only {len(texts)} Harvard sentences from {start}; asked for {count}")
+        raise UserValueError(f"only {len(texts)} Harvard sentences from {start}; asked for {count}")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         (tmp / "wavs").mkdir()
-        pipeline = Pipeline(load_model(), load_voice(voice), lang=lang, seed=seed)
+        # g2p="espeak": what the training data reader phonemizes with (data/dataset.py)
+        pipeline = Pipeline(load_model(), load_voice(voice), lang=lang, seed=seed, g2p="espeak")
         rows, durations = [], {}
         for i, text in enumerate(texts):
             clip_id = f"{recipe['speaker']}_{start + i:04d}"

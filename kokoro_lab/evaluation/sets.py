@@ -22,6 +22,7 @@ import numpy as np
 
 from kokoro_lab.audio import read_text_file
 from kokoro_lab.data.eval_sets import HARVARD_FILE, harvard_sentences
+from kokoro_lab.errors import UserFileError, UserValueError
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def _limited(items: tuple[EvalItem, ...], limit: int | None) -> tuple[EvalItem, 
     if limit is None:
         return items
     if limit < 1:
-        raise ValueError(f"limit={limit} must be a positive number of utterances (or null)")
+        raise UserValueError(f"limit={limit} must be a positive number of utterances (or null)")
     return items[:limit]
 
 
@@ -80,7 +81,7 @@ def harvard_set(count: int = 20, start: int = 0) -> EvalSet:
     """Harvard sentences start+1 .. start+count (IEEE 1969 lists 1-36, 360 sentences)."""
     texts = harvard_sentences(count, start)
     if count < 1 or len(texts) < count:
-        raise ValueError(
+        raise UserValueError(
             f"num_sentences={count} (from sentence {start}) is outside the 360 Harvard "
             "sentences: pass 1..360, or text_file= for your own set"
         )
@@ -99,7 +100,7 @@ def text_file_set(path: str | os.PathLike, limit: int | None = None) -> EvalSet:
     number, as in `scripts/infer.py lines=true`)."""
     texts = [line.strip() for line in read_text_file(path).splitlines() if line.strip()]
     if not texts:
-        raise ValueError(f"text file {str(path)!r} has no non-empty line to evaluate")
+        raise UserValueError(f"text file {str(path)!r} has no non-empty line to evaluate")
     items = _limited(_numbered(texts), limit)
     source = {"kind": "text_file", "path": str(path), "sha256": _digest([i.text for i in items])}
     return EvalSet(Path(path).name, items, source)
@@ -111,7 +112,7 @@ def ljspeech_set(data_dir: str | os.PathLike, limit: int | None = None) -> EvalS
     root = Path(data_dir)
     metadata = root / "metadata.csv"
     if not metadata.is_file():
-        raise FileNotFoundError(
+        raise UserFileError(
             f"data_dir={str(root)!r} has no metadata.csv: an LJSpeech-layout folder holds "
             "metadata.csv (rows `id|text[|normalized text]`) and wavs/ID.wav"
         )
@@ -120,20 +121,20 @@ def ljspeech_set(data_dir: str | os.PathLike, limit: int | None = None) -> EvalS
     items = []
     for line, row in enumerate(rows, 1):
         if len(row) < 2 or not row[0].strip() or not row[1].strip():
-            raise ValueError(
+            raise UserValueError(
                 f"{metadata}:{line} should read `id|text[|normalized text]`, got {'|'.join(row)!r}"
             )
         uid = row[0].strip()
         text = (row[2] if len(row) > 2 and row[2].strip() else row[1]).strip()
         wav = root / "wavs" / f"{uid}.wav"
         if not wav.is_file():
-            raise FileNotFoundError(
+            raise UserFileError(
                 f"{metadata}:{line} names {uid!r} but {wav} does not exist: every row needs "
                 "its recording in wavs/ID.wav"
             )
         items.append(EvalItem(len(items) + 1, uid, text, wav))
     if not items:
-        raise ValueError(f"{metadata} has no rows to evaluate")
+        raise UserValueError(f"{metadata} has no rows to evaluate")
     items = _limited(tuple(items), limit)
     source = {"kind": "ljspeech", "path": str(root), "sha256": _digest([i.text for i in items])}
     return EvalSet(root.name, items, source)
@@ -142,7 +143,7 @@ def ljspeech_set(data_dir: str | os.PathLike, limit: int | None = None) -> EvalS
 def eval_set_from_config(cfg) -> EvalSet:
     """`data_dir=` > `text_file=` > the first `num_sentences` Harvard sentences."""
     if cfg.get("data_dir") and cfg.get("text_file"):
-        raise ValueError(
+        raise UserValueError(
             "pass data_dir= (texts and references from metadata.csv) or text_file=, not both"
         )
     limit = cfg.get("limit")
@@ -160,11 +161,11 @@ def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"audio file {str(path)!r} does not exist")
+        raise UserFileError(f"audio file {str(path)!r} does not exist")
     try:
         audio, rate = sf.read(path, dtype="float32", always_2d=True)
     except sf.LibsndfileError as err:
-        raise ValueError(f"cannot read {str(path)!r} as audio: {err}") from None
+        raise UserValueError(f"cannot read {str(path)!r} as audio: {err}") from None
     if audio.shape[0] == 0:
-        raise ValueError(f"audio file {str(path)!r} is empty")
+        raise UserValueError(f"audio file {str(path)!r} is empty")
     return audio.mean(axis=1), int(rate)

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from kokoro_lab.errors import UserValueError
+
 BOOTSTRAP_RESAMPLES = 1000
 BOOTSTRAP_SEED = 0
 Z_95 = 1.96
@@ -151,7 +153,7 @@ def length_edges(counts: Sequence[int], buckets: int | Sequence[int]) -> list[in
     cut points -> sorted cut points c: bucket j holds counts in (c[j-1], c[j]]."""
     if isinstance(buckets, int):
         if buckets < 1:
-            raise ValueError(f"length_buckets={buckets} must be >= 1 (or a list of cut points)")
+            raise UserValueError(f"length_buckets={buckets} must be >= 1 (or a list of cut points)")
         q = np.quantile(np.asarray(counts, dtype=float), np.linspace(0, 1, buckets + 1)[1:-1])
         cuts = sorted({int(math.floor(c)) for c in q})
     else:
@@ -170,7 +172,7 @@ def bucket_label(n: int, cuts: Sequence[int], lo: int, hi: int) -> str:
 def summarize_rows(rows: Sequence[dict]) -> dict:
     """Rows of one system (or one bucket of it) -> aggregated numbers (see DEFINITIONS)."""
     if not rows:
-        raise ValueError("summarize_rows got no rows")
+        raise UserValueError("summarize_rows got no rows")
     out: dict = {"n_utterances": len(rows)}
     for unit, key in (("word", "wer"), ("char", "cer")):
         errors = [r[f"{unit}_errors"] for r in rows]

@@ -22,6 +22,7 @@ import numpy as np
 import soundfile as sf
 
 from kokoro_lab.config import SAMPLE_RATE
+from kokoro_lab.errors import UserFileError, UserValueError
 from kokoro_lab.evaluation.sets import EvalItem, EvalSet, read_audio
 from kokoro_lab.metrics.speed import SpeedMeter
 from kokoro_lab.pipeline import Pipeline
@@ -88,7 +89,7 @@ class RecordedSystem:
     def path(self, item: EvalItem) -> Path:
         if self.audio_dir is None:
             if item.reference is None:
-                raise ValueError(f"item {item.id!r} has no reference recording")
+                raise UserValueError(f"item {item.id!r} has no reference recording")
             return item.reference
         numbered = self.audio_dir / item.wav_name
         by_id = self.audio_dir / f"{item.id}.wav"
@@ -97,14 +98,14 @@ class RecordedSystem:
     def check(self, eval_set: EvalSet) -> None:
         """Every item has its file; else one FileNotFoundError naming the missing ones."""
         if self.audio_dir is not None and not self.audio_dir.is_dir():
-            raise FileNotFoundError(
+            raise UserFileError(
                 f"audio_dir={str(self.audio_dir)!r} is not a directory: pass the folder that "
                 "holds 0001.wav, 0002.wav, ..."
             )
         missing = [self.path(i).name for i in eval_set.items if not self.path(i).is_file()]
         if missing:
             shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
-            raise FileNotFoundError(
+            raise UserFileError(
                 f"{len(missing)} of {len(eval_set)} WAVs are missing from {self.audio_dir} "
                 f"({shown}): the folder must hold one NNNN.wav per non-empty line of the text "
                 "set, numbered as `scripts/infer.py lines=true output_dir=DIR` writes them"

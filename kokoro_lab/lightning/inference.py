@@ -15,6 +15,7 @@ from lightning.pytorch.callbacks import BasePredictionWriter
 from torch.utils.data import DataLoader, Dataset
 
 from kokoro_lab.audio import write_wav
+from kokoro_lab.errors import UserValueError
 from kokoro_lab.pipeline import Pipeline
 
 
@@ -26,7 +27,7 @@ class LinesDataset(Dataset):
         kept = [line.strip() for line in lines if line.strip()]
         self.items = list(enumerate(kept, 1))
         if not self.items:
-            raise ValueError("the lines file has no non-empty line to synthesize")
+            raise UserValueError("the lines file has no non-empty line to synthesize")
 
     def __len__(self) -> int:
         return len(self.items)

@@ -49,6 +49,7 @@ from kokoro_lab.data.features import (
     energy_from_log_mel,
     normalize_log_mel,
 )
+from kokoro_lab.errors import UserFileError, UserValueError
 from kokoro_lab.losses import (
     MultiResolutionSTFTLoss,
     bin_loss,
@@ -180,10 +181,12 @@ class KokoroTraining(L.LightningModule):
         self.optim = {**DEFAULT_OPTIM, **(optim or {})}
         self.alignment = {**DEFAULT_ALIGNMENT, **(alignment or {})}
         if self.alignment["source"] not in ("aligner", "reference"):
-            raise ValueError(f"alignment.source={self.alignment['source']!r}: aligner|reference")
+            raise UserValueError(
+                f"alignment.source={self.alignment['source']!r}: aligner|reference"
+            )
         unknown = set(trainable) - set(COMPONENTS) - {"all"}
         if unknown:
-            raise ValueError(
+            raise UserValueError(
                 f"trainable={list(trainable)}: unknown {sorted(unknown)}; use "
                 f"'all' or names from {list(COMPONENTS)}"
             )
@@ -191,7 +194,7 @@ class KokoroTraining(L.LightningModule):
         self.frozen = [c for c in COMPONENTS if c not in self.trainable]
         self.prosody_trains = any(c in self.trainable for c in PROSODY_COMPONENTS)
         if style_frames < STYLE_MIN_FRAMES:
-            raise ValueError(
+            raise UserValueError(
                 f"style_frames={style_frames}: the style encoders need >= {STYLE_MIN_FRAMES}"
             )
         self.segment_frames, self.style_frames = segment_frames, style_frames
@@ -254,7 +257,7 @@ class KokoroTraining(L.LightningModule):
         every = {f"{c}.{n}": p for c in COMPONENTS for n, p in self.component(c).named_parameters()}
         unknown = [k for k in scales if not any(n.startswith(k) for n in every)]
         if unknown:
-            raise ValueError(
+            raise UserValueError(
                 f"optim.lr_scales: {unknown} match no parameter; use component names "
                 f"({', '.join(COMPONENTS)}) or parameter prefixes like style_encoder.unshared.bias"
             )
@@ -607,23 +610,20 @@ class KokoroTraining(L.LightningModule):
 
 
 def _figure_to_image(fig) -> np.ndarray:
-    """A matplotlib figure -> RGB array (h, w, 3); the figure is closed."""
-    import matplotlib.pyplot as plt
+    """A matplotlib Figure -> RGB array (h, w, 3), drawn on its own Agg canvas (no pyplot)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    fig.canvas.draw()
-    image = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
-    plt.close(fig)
-    return image
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
 
 
 def plot_mels(real: Tensor, fake: Tensor):
     """Log-mels (m, F) of the real and the reconstructed clip, stacked."""
-    import matplotlib
+    from matplotlib.figure import Figure  # the object API: no pyplot, no global backend
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
+    fig = Figure(figsize=(8, 5))
+    axes = fig.subplots(2, 1, sharex=True)
     for ax, mel, title in ((axes[0], real, "real"), (axes[1], fake, "reconstructed")):
         ax.imshow(mel.float().cpu().numpy(), origin="lower", aspect="auto", interpolation="none")
         ax.set_title(title)
@@ -634,12 +634,10 @@ def plot_mels(real: Tensor, fake: Tensor):
 
 def plot_alignment(log_attn: Tensor, durations: Tensor):
     """Soft alignment (f, t) as an image with the MAS path drawn over it."""
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig = Figure(figsize=(8, 4))
+    ax = fig.subplots()
     ax.imshow(
         log_attn.float().exp().cpu().numpy().T, origin="lower", aspect="auto", interpolation="none"
     )
@@ -870,13 +868,15 @@ class SpeakerEval(Callback):
         name, pack = next(iter(packs.items()))
         was_training = pl_module.training
         pl_module.eval()
-        pipe = Pipeline(pl_module.model, VoicePack(pack, name), lang=self.lang, seed=0)
+        pipe = Pipeline(  # the espeak front end the training data was phonemized with
+            pl_module.model, VoicePack(pack, name), lang=self.lang, seed=0, g2p="espeak"
+        )
         rate = pl_module.feature_settings.sample_rate
         audios = [pipe(text=t).audio.float().cpu().numpy() for t in self.texts]
         pl_module.train(was_training)
         refs = [load_audio(p, rate) for p in sorted((self.reference_dir / "wavs").glob("*.wav"))]
         if not refs:
-            raise FileNotFoundError(f"no reference clips in {self.reference_dir / 'wavs'}")
+            raise UserFileError(f"no reference clips in {self.reference_dir / 'wavs'}")
         # Whisper on torch's thread count (WhisperASR leaves that count as it found it)
         asr = WhisperASR(beam_size=self.beam_size, threads=torch.get_num_threads())
         errors = asr.error_counts(audios, rate, self.texts)

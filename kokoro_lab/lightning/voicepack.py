@@ -365,12 +365,10 @@ def _fit(x: Tensor, n: int) -> Tensor:
 
 def plot_f0(target: Tensor, fitted: Tensor, durations: Tensor):
     """The recording's pyin F0 and the fitted prosody style's (2f,), token boundaries dotted."""
-    import matplotlib
+    from matplotlib.figure import Figure  # the object API: no pyplot, no global backend
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 3))
+    fig = Figure(figsize=(8, 3))
+    ax = fig.subplots()
     t = np.where(target.numpy() > 0, target.numpy(), np.nan)
     ax.plot(t, label="recording (pyin)", color="k", linewidth=1)
     ax.plot(fitted.numpy(), label="fitted prosody style", color="tab:orange", linewidth=1)

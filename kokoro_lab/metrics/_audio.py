@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from kokoro_lab.errors import UserValueError
+
 
 def as_mono(audio: np.ndarray, name: str = "audio") -> np.ndarray:
     """audio (n,) or (1, n) float -> (n,) float32, finite, non-empty."""
@@ -15,25 +17,25 @@ def as_mono(audio: np.ndarray, name: str = "audio") -> np.ndarray:
     if x.ndim == 2 and 1 in x.shape:
         x = x.reshape(-1)
     if x.ndim != 1:
-        raise ValueError(
+        raise UserValueError(
             f"{name} must be mono with shape (n,), got shape {x.shape}: "
             "mix down (e.g. audio.mean(axis=-1)) before scoring"
         )
     if x.size == 0:
-        raise ValueError(f"{name} is empty: pass at least one sample")
+        raise UserValueError(f"{name} is empty: pass at least one sample")
     if not np.issubdtype(x.dtype, np.floating):
-        raise ValueError(
+        raise UserValueError(
             f"{name} must be float in [-1, 1], got dtype {x.dtype}: "
             "convert integer PCM with audio / 32768"
         )
     if not np.all(np.isfinite(x)):
-        raise ValueError(f"{name} contains NaN or inf samples")
+        raise UserValueError(f"{name} contains NaN or inf samples")
     return x.astype(np.float32, copy=False)
 
 
 def check_rate(sample_rate: int) -> int:
     if not isinstance(sample_rate, int | np.integer) or sample_rate <= 0:
-        raise ValueError(f"sample_rate must be a positive integer in Hz, got {sample_rate!r}")
+        raise UserValueError(f"sample_rate must be a positive integer in Hz, got {sample_rate!r}")
     return int(sample_rate)
 
 

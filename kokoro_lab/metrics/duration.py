@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from kokoro_lab.errors import UserValueError
 from kokoro_lab.metrics._audio import as_mono, check_rate
 from kokoro_lab.metrics.text_norm import count_words
 
@@ -42,7 +43,7 @@ def _rate(count: int | None, seconds: float, per: float) -> float:
     if count is None:
         return float("nan")
     if count < 0:
-        raise ValueError(f"counts must be >= 0, got {count}")
+        raise UserValueError(f"counts must be >= 0, got {count}")
     return per * count / seconds if seconds > 0 else float("nan")
 
 
@@ -51,7 +52,7 @@ class SpeakingRate:
 
     def __init__(self, top_db: float = 40.0, frame_s: float = 0.02, hop_s: float = 0.005):
         if not 0 < hop_s <= frame_s:
-            raise ValueError(f"need 0 < hop_s <= frame_s, got hop_s={hop_s}, frame_s={frame_s}")
+            raise UserValueError(f"need 0 < hop_s <= frame_s, got hop_s={hop_s}, frame_s={frame_s}")
         self.top_db, self.frame_s, self.hop_s = top_db, frame_s, hop_s
 
     def speech_seconds(self, audio: np.ndarray, sample_rate: int) -> float:
@@ -94,7 +95,7 @@ def summarize(clips: Sequence[ClipDuration]) -> dict[str, float]:
     "pooled_words_per_minute", "pooled_phonemes_per_second"}; nan fields are skipped, and a
     field that is nan for every clip stays nan."""
     if not clips:
-        raise ValueError("summarize got no clips: pass at least one ClipDuration")
+        raise UserValueError("summarize got no clips: pass at least one ClipDuration")
     out: dict[str, float] = {}
     for field in ("duration_s", "speech_s", "words_per_minute", "phonemes_per_second"):
         values = np.array([asdict(c)[field] for c in clips], dtype=float)

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from kokoro_lab.errors import UserValueError
 from kokoro_lab.metrics.text_norm import normalize_text
 
 Unit = Literal["word", "char"]
@@ -89,7 +90,7 @@ def _as_list(texts: str | Sequence[str], name: str) -> list[str]:
     texts = list(texts)
     bad = [type(t).__name__ for t in texts if not isinstance(t, str)]
     if bad:
-        raise ValueError(f"{name} must be strings, got {bad[0]} among them")
+        raise UserValueError(f"{name} must be strings, got {bad[0]} among them")
     return texts
 
 
@@ -118,16 +119,16 @@ def error_counts(
     """references, hypotheses: one string or equal-length sequences -> CorpusErrors with the
     corpus rate (`.rate`) and one `UtteranceErrors` row per pair (`.utterances`)."""
     if unit not in ("word", "char"):
-        raise ValueError(f"unit must be 'word' or 'char', got {unit!r}")
+        raise UserValueError(f"unit must be 'word' or 'char', got {unit!r}")
     refs = _as_list(references, "references")
     hyps = _as_list(hypotheses, "hypotheses")
     if len(refs) != len(hyps):
-        raise ValueError(
+        raise UserValueError(
             f"got {len(refs)} references but {len(hyps)} hypotheses: pass one hypothesis per "
             "reference, in the same order"
         )
     if not refs:
-        raise ValueError("references is empty: pass at least one (reference, hypothesis) pair")
+        raise UserValueError("references is empty: pass at least one (reference, hypothesis) pair")
     rows = tuple(
         _align(normalize_text(r), normalize_text(h), unit) for r, h in zip(refs, hyps, strict=True)
     )

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kokoro_lab.errors import UserFileError, UserValueError
 from kokoro_lab.metrics._audio import as_mono, resample
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ class DNSMOS:
             p808 = root / "dnsmos_models" / "model_v8.onnx"
             for path in (primary, p808):
                 if not path.is_file():
-                    raise FileNotFoundError(f"{path} is missing: reinstall speechmos")
+                    raise UserFileError(f"{path} is missing: reinstall speechmos")
             log.info("loading DNSMOS from %s", primary.parent)
             self._model = dnsmos.DNSMOS(str(primary), str(p808))
         return self._model
@@ -77,7 +78,7 @@ class DNSMOS:
         x = as_mono(audio)
         peak = float(np.abs(x).max())
         if peak > 1.0:
-            raise ValueError(
+            raise UserValueError(
                 f"audio peaks at {peak:.3f}; DNSMOS needs samples in [-1, 1]: scale the clip "
                 "down, e.g. audio / abs(audio).max()"
             )

@@ -25,6 +25,7 @@ from typing import Literal
 
 import numpy as np
 
+from kokoro_lab.errors import UserValueError
 from kokoro_lab.metrics._audio import resample
 from kokoro_lab.metrics.spectral import MelCepstralDistortion, dtw_path
 
@@ -59,9 +60,9 @@ class F0Metrics:
         align: Align = "dtw",
     ):
         if align not in ("dtw", "length"):
-            raise ValueError(f"align must be 'dtw' or 'length', got {align!r}")
+            raise UserValueError(f"align must be 'dtw' or 'length', got {align!r}")
         if not 0 < fmin < fmax < sample_rate / 2:
-            raise ValueError(
+            raise UserValueError(
                 f"need 0 < fmin < fmax < sample_rate/2, got fmin={fmin}, fmax={fmax}, "
                 f"sample_rate={sample_rate}"
             )

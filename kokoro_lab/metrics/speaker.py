@@ -23,6 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from kokoro_lab.errors import UserValueError
 from kokoro_lab.metrics._audio import as_mono, check_rate
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ class SpeakerSimilarity:
 
         wav = preprocess_wav(as_mono(audio), source_sr=check_rate(sample_rate))
         if wav.size == 0:
-            raise ValueError(
+            raise UserValueError(
                 "no speech left after Resemblyzer's silence trimming: the clip is silent or "
                 "too quiet to embed"
             )
@@ -76,7 +77,7 @@ class SpeakerSimilarity:
     def embed_set(self, audios: Sequence[np.ndarray], sample_rate: int) -> np.ndarray:
         """[(n_i,)] -> (len, d) unit-norm embeddings."""
         if len(audios) == 0:
-            raise ValueError("embed_set got no clips: pass at least one")
+            raise UserValueError("embed_set got no clips: pass at least one")
         return np.stack([self.embed(a, sample_rate) for a in audios])
 
     def similarity(self, a: np.ndarray, b: np.ndarray, sample_rate: int) -> float:

@@ -27,6 +27,7 @@ from typing import Literal
 
 import numpy as np
 
+from kokoro_lab.errors import UserValueError
 from kokoro_lab.metrics._audio import resample
 
 POWER_FLOOR = 1e-10  # -100 dB: keeps log finite in digital silence
@@ -61,9 +62,9 @@ class MelCepstralDistortion:
         align: Align = "dtw",
     ):
         if not 1 <= n_coeffs < n_mels:
-            raise ValueError(f"n_coeffs must be in [1, n_mels={n_mels}), got {n_coeffs}")
+            raise UserValueError(f"n_coeffs must be in [1, n_mels={n_mels}), got {n_coeffs}")
         if align not in ("dtw", "none"):
-            raise ValueError(f"align must be 'dtw' or 'none', got {align!r}")
+            raise UserValueError(f"align must be 'dtw' or 'none', got {align!r}")
         self.sample_rate, self.n_fft, self.hop_length = sample_rate, n_fft, hop_length
         self.n_mels, self.n_coeffs, self.fmin, self.fmax = n_mels, n_coeffs, fmin, fmax
         self.align = align

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kokoro_lab.errors import UserValueError
 from kokoro_lab.metrics._audio import check_rate
 
 
@@ -53,7 +54,7 @@ class SpeedMeter:
 
     def __init__(self, poll_s: float = 0.002):
         if poll_s <= 0:
-            raise ValueError(f"poll_s must be > 0 seconds, got {poll_s}")
+            raise UserValueError(f"poll_s must be > 0 seconds, got {poll_s}")
         self.poll_s = poll_s
         self.wall_s: float | None = None
         self.peak_rss_bytes: int | None = None
@@ -104,9 +105,9 @@ class SpeedMeter:
     def report(self, audio_s: float) -> SpeedReport:
         """Seconds of audio the block produced -> SpeedReport."""
         if self.wall_s is None:
-            raise ValueError("report() is only available after the `with SpeedMeter()` block")
+            raise UserValueError("report() is only available after the `with SpeedMeter()` block")
         if audio_s <= 0:
-            raise ValueError(f"audio_s must be > 0 seconds, got {audio_s}")
+            raise UserValueError(f"audio_s must be > 0 seconds, got {audio_s}")
         return SpeedReport(
             wall_s=self.wall_s,
             audio_s=audio_s,
@@ -124,7 +125,7 @@ def measure_speed(
     largest peak memory of any timed run."""
     sample_rate = check_rate(sample_rate)
     if repeats < 1 or warmup < 0:
-        raise ValueError(f"need repeats >= 1 and warmup >= 0, got {repeats}, {warmup}")
+        raise UserValueError(f"need repeats >= 1 and warmup >= 0, got {repeats}, {warmup}")
     for _ in range(warmup):
         synthesize()
     reports = []

@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from kokoro_lab.errors import UserValueError
+
 _ONES = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
     "fifteen sixteen seventeen eighteen nineteen"
@@ -41,7 +43,7 @@ def integer_to_words(n: int) -> str:
     """Non-negative integer -> English cardinal, e.g. 1234 -> "one thousand two hundred thirty
     four". From 10**15 on the digits are read one by one."""
     if n < 0:
-        raise ValueError(f"integer_to_words takes a non-negative integer, got {n}")
+        raise UserValueError(f"integer_to_words takes a non-negative integer, got {n}")
     if n >= _MAX_SPOKEN:
         return " ".join(_ONES[int(d)] for d in str(n))
     if n < 20:
@@ -91,7 +93,7 @@ def normalize_text(text: str) -> str:
     """Scoring normalization (see the module docstring): "It's 7:30, Dr. O'Neil!" -> "its seven
     thirty dr oneil"."""
     if not isinstance(text, str):
-        raise ValueError(f"normalize_text takes a str, got {type(text).__name__}: {text!r}")
+        raise UserValueError(f"normalize_text takes a str, got {type(text).__name__}: {text!r}")
     s = unicodedata.normalize("NFKC", text).lower()
     s = _THOUSANDS_SEP.sub("", s)
     s = _PERCENT.sub(r"\1 percent", s)

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from kokoro_lab.configs import model_config_from
+from kokoro_lab.errors import UserValueError
 from kokoro_lab.evaluation import plots as plot
 from kokoro_lab.evaluation.report import environment, predictors, write_json, write_report
 from kokoro_lab.evaluation.scoring import UtteranceScorer
@@ -35,8 +35,10 @@ from kokoro_lab.lightning.evaluation import EvaluationModule, EvaluationResult, 
 from kokoro_lab.metrics import DNSMOS, SpeakerSimilarity, WhisperASR
 from kokoro_lab.model import load_model
 from kokoro_lab.pipeline import Pipeline, check_speed
-from kokoro_lab.runtime import tune_allocator
-from kokoro_lab.text import get_g2p, iter_chunks, model_input_ids
+from kokoro_lab.runtime import allocator_tuned as is_allocator_tuned
+from kokoro_lab.runtime import process_state
+from kokoro_lab.text import model_input_ids
+from kokoro_lab.text.frontend import make_frontend
 from kokoro_lab.voices import VoicePack, load_voice
 
 log = logging.getLogger(__name__)
@@ -102,7 +104,10 @@ def synthesized_systems(cfg: DictConfig, lang: str) -> list[SynthesizedSystem]:
                 "seed": cfg.get("seed"),
                 "device": str(cfg.device),
             }
-            pipeline = Pipeline(model, voice, lang=lang, speed=speed, seed=cfg.get("seed"))
+            pipeline = Pipeline(
+                model, voice, lang=lang, speed=speed, seed=cfg.get("seed"), g2p=cfg.get("g2p")
+            )
+            produced_by["g2p"] = pipeline.frontend.mode
             systems.append(SynthesizedSystem(name, pipeline, produced_by))
     return systems
 
@@ -117,18 +122,19 @@ def recorded_systems(cfg: DictConfig, eval_set: EvalSet) -> list[RecordedSystem]
         system.produced_by["wav_files_in_dir"] = count_files(audio_dir)
         systems.append(system)
     elif cfg.get("name"):
-        raise ValueError("name= labels the WAVs of audio_dir=: pass audio_dir=DIR as well")
+        raise UserValueError("name= labels the WAVs of audio_dir=: pass audio_dir=DIR as well")
     if eval_set.has_references and cfg.get("score_references"):
         produced_by = {"kind": "references", "data_dir": str(cfg.data_dir)}
         systems.append(RecordedSystem(REFERENCE_SYSTEM, None, produced_by, kind="references"))
     return systems
 
 
-def phoneme_counts(eval_set: EvalSet, lang: str) -> dict[int, int]:
-    """Phoneme tokens of each item's text (espeak-ng, Kokoro vocabulary), by item index."""
-    g2p = get_g2p(lang)
+def phoneme_counts(eval_set: EvalSet, lang: str, g2p: str | None = None) -> dict[int, int]:
+    """Phoneme tokens of each item's text (the run's front end; misaki unless `g2p` says
+    otherwise), by item index."""
+    frontend = make_frontend(lang, g2p)
     return {
-        item.index: sum(len(model_input_ids(c.phonemes)) - 2 for c in iter_chunks(item.text, g2p))
+        item.index: sum(len(model_input_ids(c.phonemes)) - 2 for c in frontend.chunks(item.text))
         for item in eval_set.items
     }
 
@@ -137,7 +143,7 @@ def _check_names(systems: list) -> None:
     names = [s.name for s in systems]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise ValueError(
+        raise UserValueError(
             f"two systems are named {duplicates[0]!r}: give the voicepack files different "
             "names, or pass name= for audio_dir"
         )
@@ -192,14 +198,18 @@ def _command() -> str | None:
 
 
 def evaluate(cfg: DictConfig) -> EvaluationOutput:
-    """Run the evaluation a config describes; returns what it wrote."""
+    """Run the evaluation a config describes; returns what it wrote. Threads and the tuned
+    allocator (fewer page faults per forward pass: a faster RTF) hold only while it runs."""
+    with process_state(threads=cfg.get("threads"), tune_malloc=True):
+        return _evaluate(cfg)
+
+
+def _evaluate(cfg: DictConfig) -> EvaluationOutput:
     started = time.perf_counter()
     load_before = os.getloadavg()
     lang = cfg.get("lang") or DEFAULT_LANG
     eval_set = eval_set_from_config(cfg)
-    if cfg.get("threads"):
-        torch.set_num_threads(int(cfg.threads))
-    allocator_tuned = tune_allocator()  # fewer page faults per forward pass: a faster RTF
+    allocator_tuned = is_allocator_tuned()
     recorded = recorded_systems(cfg, eval_set)
     systems = [*synthesized_systems(cfg, lang), *recorded]
     _check_names(systems)
@@ -216,7 +226,7 @@ def evaluate(cfg: DictConfig) -> EvaluationOutput:
         systems,
         eval_set,
         scorer,
-        phoneme_counts(eval_set, lang),
+        phoneme_counts(eval_set, lang, cfg.get("g2p")),
         length_buckets=OmegaConf.to_object(cfg.length_buckets)
         if OmegaConf.is_config(cfg.length_buckets)
         else cfg.length_buckets,

@@ -31,11 +31,13 @@ from kokoro_lab.config import SAMPLE_RATE
 from kokoro_lab.configs import model_config_from
 from kokoro_lab.data.dataset import read_metadata
 from kokoro_lab.data.features import LogMelSpectrogram
+from kokoro_lab.errors import UserValueError
 from kokoro_lab.io import atomic_write
 from kokoro_lab.lightning.voicepack import VoicepackFit
 from kokoro_lab.metrics import SpeakerSimilarity
 from kokoro_lab.model import load_model
 from kokoro_lab.pipeline import Pipeline
+from kokoro_lab.runtime import process_state
 from kokoro_lab.voicepack.alignment import align, dtw_align
 from kokoro_lab.voicepack.crops import ClipIndex, CropDataset
 from kokoro_lab.voicepack.data import COLUMNS, FRAME, load_speaker_folder
@@ -57,14 +59,14 @@ class FinetuneResult:
 
 def _check(cfg: DictConfig) -> None:
     if not cfg.get("data_dir"):
-        raise ValueError("pass data_dir=DIR: a speaker folder with metadata.csv and wavs/")
+        raise UserValueError("pass data_dir=DIR: a speaker folder with metadata.csv and wavs/")
     if not cfg.get("name") or not re.fullmatch(r"[A-Za-z0-9_.-]+", str(cfg.name)):
-        raise ValueError(
+        raise UserValueError(
             f"name={cfg.get('name')!r}: give a file-name-safe voice name (a-z 0-9 _ . -)"
         )
     read_metadata(Path(cfg.data_dir), COLUMNS)  # no metadata.csv: fails before model loading
     if int(cfg.steps) < 1:
-        raise ValueError(f"steps={cfg.steps} must be at least 1")
+        raise UserValueError(f"steps={cfg.steps} must be at least 1")
 
 
 def _mean_losses(history: list[dict], part: slice) -> dict[str, float]:
@@ -73,12 +75,15 @@ def _mean_losses(history: list[dict], part: slice) -> dict[str, float]:
 
 
 def finetune_voice(cfg: DictConfig) -> FinetuneResult:
-    """Fit, save and report a voicepack per the config (see the module docstring)."""
-    started = time.perf_counter()
+    """Fit, save and report a voicepack per the config (see the module docstring). Threads and
+    the global seed hold only while it runs."""
     _check(cfg)
-    if cfg.get("threads"):
-        torch.set_num_threads(int(cfg.threads))
-    torch.manual_seed(int(cfg.seed))
+    with process_state(threads=cfg.get("threads"), seed=int(cfg.seed)):
+        return _finetune_voice(cfg)
+
+
+def _finetune_voice(cfg: DictConfig) -> FinetuneResult:
+    started = time.perf_counter()
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     model = load_model(
@@ -92,11 +97,11 @@ def finetune_voice(cfg: DictConfig) -> FinetuneResult:
         str(cfg.init_voice), model, clips, speaker, cfg.get("voices_dir")
     )
     if init.release != "v1.0":
-        raise ValueError(
+        raise UserValueError(
             f"init_voice={cfg.init_voice!r} is a {init.release} pack: start from a v1.0 voice"
         )
     if cfg.align not in ("dtw", "rescale"):
-        raise ValueError(f"align={cfg.align!r}: use dtw or rescale")
+        raise UserValueError(f"align={cfg.align!r}: use dtw or rescale")
     mel = LogMelSpectrogram()
     for clip in clips:
         style = init.select(clip.num_phonemes)
@@ -185,7 +190,8 @@ def finetune_voice(cfg: DictConfig) -> FinetuneResult:
 
     pack = VoicePack(module.table(), str(cfg.name), lang=cfg.lang)
     pack_path = pack.save(out / f"{cfg.name}.pt")
-    pipeline = Pipeline(model, pack, lang=cfg.lang, seed=0)
+    # the espeak front end the speaker folder was phonemized with (voicepack/data.py)
+    pipeline = Pipeline(model, pack, lang=cfg.lang, seed=0, g2p="espeak")
     sample = write_wav(out / f"{cfg.name}.wav", pipeline(text=str(cfg.sample_text)).audio)
     refs = [c.audio.numpy() for c in clips[:8]]
     probe = clips[0].phonemes

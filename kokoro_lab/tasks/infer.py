@@ -12,14 +12,16 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 from omegaconf import DictConfig
 
 from kokoro_lab.audio import read_text_file, write_wav
 from kokoro_lab.configs import model_config_from
+from kokoro_lab.errors import UserFileError, UserPermissionError, UserValueError
 from kokoro_lab.hub import DEFAULT_VOICE
 from kokoro_lab.model import load_model
 from kokoro_lab.pipeline import Pipeline, check_speed
+from kokoro_lab.runtime import process_state
+from kokoro_lab.tasks.phonemize import frontend_for
 from kokoro_lab.voices import VoicePack, load_voice
 
 log = logging.getLogger(__name__)
@@ -34,8 +36,21 @@ class InferResult:
 
 
 def resolve_voice(cfg: DictConfig) -> tuple[VoicePack, str]:
-    """The voicepack and espeak language a run uses (see the module docstring)."""
+    """The voicepack and espeak language a run uses (see the module docstring). `voice_mix=`
+    (kokoro_lab.voice_mix) replaces the voice: the blend, in `lang=` or its first component's
+    catalogue language."""
     voice_cfg = cfg.get("voice")
+    if cfg.get("voice_mix") is not None:
+        from kokoro_lab.voice_mix import load_voice_mix
+
+        if cfg.get("voice_path") or voice_cfg is not None:
+            other = f"voice_path={cfg.voice_path}" if cfg.get("voice_path") else "+voice="
+            raise UserValueError(
+                f"voice_mix={cfg.voice_mix} and {other} both choose the voice: pass only one "
+                "(a mix can include that voice, e.g. voice_mix=af_bella:0.7+jf_alpha:0.3)"
+            )
+        mix = load_voice_mix(str(cfg.voice_mix), voices_dir=cfg.get("voices_dir"))
+        return mix, cfg.get("lang") or mix.lang or DEFAULT_LANG
     if cfg.get("voice_path"):
         path = Path(cfg.voice_path)
         return VoicePack.load(path, name=path.stem), cfg.get("lang") or DEFAULT_LANG
@@ -51,43 +66,54 @@ def _inputs(cfg: DictConfig) -> tuple[str, str, bool]:
     given = {k: cfg.get(k) for k in ("text", "text_file", "phonemes", "phonemes_file")}
     given = {k: v for k, v in given.items() if v is not None}
     if len(given) != 1:
-        raise ValueError(
+        raise UserValueError(
             'pass exactly one of text="...", text_file=PATH, phonemes="IPA" or '
             f"phonemes_file=PATH (got {sorted(given) or 'none'})"
         )
     key, value = next(iter(given.items()))
     content = read_text_file(value) if key.endswith("_file") else str(value)
     if not content.strip():
-        raise ValueError(f"{key} is empty or whitespace only: give something to say")
+        raise UserValueError(f"{key} is empty or whitespace only: give something to say")
     return key, content, key.startswith("phonemes")
 
 
 def _check_output_dir(path: Path) -> None:
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
-        raise FileNotFoundError(
+        raise UserFileError(
             f"output directory {str(parent)!r} does not exist: create it or pass another output="
         )
     if not os.access(parent, os.W_OK):
-        raise PermissionError(f"output directory {str(parent)!r} is not writable")
+        raise UserPermissionError(f"output directory {str(parent)!r} is not writable")
+
+
+def make_pipeline(model, voice: VoicePack, lang: str, cfg: DictConfig, speed: float = 1.0):
+    """The Pipeline a run speaks with: its voice and language, `g2p=` mode and `lexicon=`."""
+    frontend = frontend_for(cfg, voice, lang)
+    return Pipeline(model, voice, speed=speed, seed=cfg.get("seed"), g2p=frontend)
 
 
 def infer(cfg: DictConfig) -> InferResult:
-    """Synthesize per the config; returns the written WAV paths and the phonemes."""
+    """Synthesize per the config; returns the written WAV paths and the phonemes. `threads=`
+    holds only while it runs (kokoro_lab.runtime.process_state)."""
+    with process_state(threads=cfg.get("threads")):
+        return _infer(cfg)
+
+
+def _infer(cfg: DictConfig) -> InferResult:
     speed = check_speed(cfg.speed)
     key, content, is_phonemes = _inputs(cfg)
     lines = bool(cfg.get("lines"))
     if lines:
         if not key.endswith("_file") or not cfg.get("output_dir"):
-            raise ValueError("lines=true needs text_file= (or phonemes_file=) and output_dir=")
+            raise UserValueError("lines=true needs text_file= (or phonemes_file=) and output_dir=")
     else:
         _check_output_dir(Path(cfg.output))
     voice, lang = resolve_voice(cfg)
-    torch.set_num_threads(cfg.get("threads") or torch.get_num_threads())
     model = load_model(
         cfg.get("checkpoint"), config=model_config_from(cfg.model), device=cfg.device
     )
-    pipeline = Pipeline(model, voice, lang=lang, speed=speed, seed=cfg.get("seed"))
+    pipeline = make_pipeline(model, voice, lang, cfg, speed)
     if lines:
         from kokoro_lab.lightning.inference import synthesize_lines
 

@@ -14,11 +14,11 @@ import logging
 from pathlib import Path
 
 import lightning as L
-import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from kokoro_lab.configs import model_config_from
+from kokoro_lab.errors import UserValueError
 from kokoro_lab.io import atomic_write
 from kokoro_lab.lightning.training import (
     KokoroTraining,
@@ -31,6 +31,7 @@ from kokoro_lab.lightning.training import (
 )
 from kokoro_lab.model import KokoroModel, load_model
 from kokoro_lab.modules.albert import init_albert_
+from kokoro_lab.runtime import process_state
 
 log = logging.getLogger(__name__)
 
@@ -95,16 +96,20 @@ def write_summary(run_dir: Path, summary: dict) -> Path:
 
 
 def train(cfg: DictConfig) -> dict | None:
-    """Fit per the config; rank zero returns (and writes) the summary, other ranks None."""
-    if cfg.get("threads"):
-        torch.set_num_threads(int(cfg.threads))
-    L.seed_everything(cfg.seed, workers=True)
+    """Fit per the config; rank zero returns (and writes) the summary, other ranks None.
+    Threads and the global seeds (Lightning's seed_everything) hold only while it runs."""
+    with process_state(threads=cfg.get("threads")):
+        L.seed_everything(cfg.seed, workers=True)
+        return _train(cfg)
+
+
+def _train(cfg: DictConfig) -> dict | None:
     run_dir = Path(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
 
     t = cfg.training
     if cfg.data.min_frames < t.segment_frames or 2 * cfg.data.min_frames < t.style_frames:
-        raise ValueError(
+        raise UserValueError(
             f"data.min_frames={cfg.data.min_frames} must cover training.segment_frames="
             f"{t.segment_frames} and half of training.style_frames={t.style_frames}"
         )

@@ -8,6 +8,7 @@ from omegaconf import DictConfig
 
 from kokoro_lab.checkpoint import save_checkpoint
 from kokoro_lab.configs import model_config_from
+from kokoro_lab.errors import UserValueError
 from kokoro_lab.model import KokoroModel, count_parameters, load_model
 
 
@@ -20,6 +21,6 @@ def export_checkpoint(cfg: DictConfig) -> Path:
     """The weights the model has loaded (default: embedded) -> official v1.0 layout, atomically."""
     output = Path(cfg.output)
     if output.suffix != ".pth":
-        raise ValueError(f"output={str(output)!r} should end in .pth (an official-layout file)")
+        raise UserValueError(f"output={str(output)!r} should end in .pth (an official-layout file)")
     model = load_model(cfg.get("checkpoint"), config=model_config_from(cfg.model), fold=False)
     return save_checkpoint(model, output)

@@ -16,6 +16,13 @@ the following pieces carry empty text, so the chunk texts still cover the input 
 Text with no sound of its own (a lone "..." or "—") is attached to the neighbouring chunk instead
 of becoming a chunk the model cannot speak. Work is streamed: `iter_chunks` holds one batch of
 sentences and two chunks at a time, so memory stays bounded for any length of text.
+
+misaki's English (the official v1.0 front end) is chunked as hexgrad's `KPipeline` chunks it,
+from misaki's tokens rather than from text (`iter_token_chunks`): the text is split at newlines,
+each line is phonemized whole, and tokens are packed until the next would pass 510 symbols; the
+chunk then ends at the last sentence end (`!.?…`), else the last `:;`, else the last `,—` (a closing
+`)` or `”` stays with it) whose remainder fits, else at the size limit. Chunks carry their
+tokens as `Word`s, so word timestamps come from misaki's own word boundaries.
 """
 
 from __future__ import annotations
@@ -26,29 +33,46 @@ from dataclasses import dataclass
 from itertools import islice
 
 from kokoro_lab.config import CONTEXT_LENGTH
+from kokoro_lab.errors import UserValueError
 from kokoro_lab.text.g2p import G2P, get_g2p
 from kokoro_lab.text.vocab import is_speakable
 
 _BLANK_LINE = re.compile(r"\n[^\S\n]*\n\s*")
 _CLOSERS = "\"'”’)\\]»"
-_SENTENCE = re.compile(rf"\S.*?(?:[.!?…]+[{_CLOSERS}]*(?= |$)|$)")
-_CLAUSE = re.compile(rf"\S.*?(?:[,;:—–]+[{_CLOSERS}]*(?= |$)|$)")
+_CJK_CLOSERS = "」』）】〉》"
+# Chinese and Japanese end sentences (。！？) and clauses (、，；：) without a following space.
+_SENTENCE = re.compile(
+    rf"\S.*?(?:[.!?…]+[{_CLOSERS}]*(?= |$)|[。！？]+[{_CJK_CLOSERS}{_CLOSERS}]*|$)"
+)
+_CLAUSE = re.compile(rf"\S.*?(?:[,;:—–]+[{_CLOSERS}]*(?= |$)|[、，；：]+[{_CJK_CLOSERS}]*|$)")
 _PS_SENTENCE = re.compile(r"\S.*?(?:[.!?…]+[\"”)]*(?= |$)|$)")
 _PS_CLAUSE = re.compile(r"\S.*?(?:[,;:—]+[\"”)]*(?= |$)|$)")
 _STRESS = "ˈˌ"
 
 
 @dataclass(frozen=True)
-class Chunk:
-    """One model call's worth of text: `phonemes` has at most CONTEXT_LENGTH (510) symbols."""
+class Word:
+    """A G2P token: its text, phonemes ("" when unspoken) and whether a space follows it."""
 
     text: str
     phonemes: str
+    whitespace: bool
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One model call's worth of text: `phonemes` has at most CONTEXT_LENGTH (510) symbols.
+    `words` (token G2Ps only): the tokens whose phonemes, each followed by a space when
+    `whitespace`, make up `phonemes`."""
+
+    text: str
+    phonemes: str
+    words: tuple[Word, ...] = ()
 
 
 def _check_max_len(max_len: int) -> None:
     if not 1 <= max_len <= CONTEXT_LENGTH:
-        raise ValueError(
+        raise UserValueError(
             f"max_len={max_len} must be in 1..{CONTEXT_LENGTH} (the model's phoneme context)"
         )
 
@@ -166,7 +190,7 @@ class _Packer:
         yield from self.flush()
         if self.pending is None:
             if self.carry is not None:
-                raise ValueError(
+                raise UserValueError(
                     f"text {self.carry.text[:80]!r} has no speakable symbol (phonemes "
                     f"{self.carry.phonemes!r}): pass text with words"
                 )
@@ -224,9 +248,9 @@ def iter_chunks(
     """
     _check_max_len(max_len)
     if batch_size < 1:
-        raise ValueError(f"batch_size={batch_size} must be >= 1")
+        raise UserValueError(f"batch_size={batch_size} must be >= 1")
     if not text or not text.strip():
-        raise ValueError(f"text {text!r} is empty or whitespace only: pass words to speak")
+        raise UserValueError(f"text {text!r} is empty or whitespace only: pass words to speak")
     g2p = get_g2p(g2p) if isinstance(g2p, str) else g2p
     packer = _Packer(max_len)
 
@@ -261,3 +285,139 @@ def chunk_text(
 ) -> list[Chunk]:
     """All chunks of `text` as a list (see `iter_chunks` to stream them)."""
     return list(iter_chunks(text, g2p, max_len=max_len, batch_size=batch_size))
+
+
+# ---- token chunking (misaki English, as KPipeline.en_tokenize) -------------------------------
+
+#: Where a too-long run of tokens may end, in order of preference (KPipeline's waterfall).
+_WATERFALL = (frozenset("!.?…"), frozenset(":;"), frozenset(",—"))
+_BUMPS = frozenset(")”")
+_SENTENCE_END = frozenset("!.?…")
+
+
+def _words_ps(words: list[Word]) -> str:
+    return "".join(w.phonemes + (" " if w.whitespace else "") for w in words).strip()
+
+
+def _words_text(words: list[Word]) -> str:
+    return "".join(w.text + (" " if w.whitespace else "") for w in words).strip()
+
+
+def _cut_point(words: list[Word], next_count: int, max_len: int) -> int:
+    """How many leading words to emit when the next word would pass max_len symbols."""
+    for marks in _WATERFALL:
+        z = next((i for i in reversed(range(len(words))) if words[i].phonemes in marks), None)
+        if z is None:
+            continue
+        z += 1
+        if z < len(words) and words[z].phonemes in _BUMPS:
+            z += 1
+        if next_count - len(_words_ps(words[:z])) <= max_len:
+            return z
+    return len(words)
+
+
+def token_chunks(
+    words: Iterable[Word], max_len: int = CONTEXT_LENGTH, first_alone: bool = False
+) -> Iterator[Chunk]:
+    """One line's tokens -> Chunks of <= max_len symbols, cut as KPipeline cuts them (see module
+    doc). `first_alone` also ends the first chunk after its first sentence end (streaming).
+    Chunks may be unspeakable (punctuation only); a single word longer than max_len is cut."""
+    _check_max_len(max_len)
+    run: list[Word] = []
+    count = 0
+
+    def emit(ws: list[Word]) -> Iterator[Chunk]:
+        ps = _words_ps(ws)
+        pieces = cut_phonemes(ps, max_len) if len(ps) > max_len else [ps]
+        for i, piece in enumerate(pieces):
+            yield Chunk(_words_text(ws) if i == 0 else "", piece, tuple(ws) if i == 0 else ())
+
+    for w in words:
+        next_ps = w.phonemes + (" " if w.whitespace else "")
+        if count + len(next_ps.rstrip()) > max_len and run:
+            z = _cut_point(run, count + len(next_ps.rstrip()), max_len)
+            yield from emit(run[:z])
+            run = run[z:]
+            count = len(_words_ps(run))
+            if not run:
+                next_ps = next_ps.lstrip()
+        run.append(w)
+        count += len(next_ps)
+        if first_alone and w.phonemes in _SENTENCE_END and is_speakable(_words_ps(run)):
+            first_alone = False
+            yield from emit(run)
+            run, count = [], 0
+    if run:
+        yield from emit(run)
+
+
+def iter_token_chunks(
+    text: str, g2p, max_len: int = CONTEXT_LENGTH, first_alone: bool = False
+) -> Iterator[Chunk]:
+    """Text -> speakable Chunks through a token G2P (`g2p.tokens(line)`; misaki English): lines
+    split at newlines, each line's tokens chunked by `token_chunks`. Raises ValueError when the
+    text is empty or nothing in it is speakable."""
+    if not text or not text.strip():
+        raise UserValueError(f"text {text!r} is empty or whitespace only: pass words to speak")
+    spoken = False
+    for line in re.split(r"\n+", text.strip()):
+        if not line.strip():
+            continue
+        words = [Word(t.text, t.phonemes or "", bool(t.whitespace)) for t in g2p.tokens(line)]
+        for chunk in token_chunks(words, max_len, first_alone and not spoken):
+            if is_speakable(chunk.phonemes):
+                spoken = True
+                yield chunk
+    if not spoken:
+        raise UserValueError(f"text {text[:80]!r} has no speakable symbol: pass text with words")
+
+
+# ---- grapheme chunking (misaki ja/zh and espeak languages, as KPipeline's non-English path) ----
+
+#: KPipeline packs sentences into chunks of at most this many characters before G2P.
+GRAPHEME_CHUNK_CHARS = 400
+_KP_SENTENCE = re.compile(r"([.!?]+)")
+
+
+def grapheme_chunks(line: str, max_chars: int = GRAPHEME_CHUNK_CHARS) -> list[str]:
+    """One line -> texts of <= max_chars characters where sentences allow, cut after `.!?` runs
+    as KPipeline cuts them (a single longer sentence stays whole)."""
+    parts = _KP_SENTENCE.split(line)
+    chunks, current = [], ""
+    for i in range(0, len(parts), 2):
+        sentence = parts[i] + (parts[i + 1] if i + 1 < len(parts) else "")
+        if len(current) + len(sentence) <= max_chars:
+            current += sentence
+        else:
+            if current:
+                chunks.append(current.strip())
+            current = sentence
+    if current:
+        chunks.append(current.strip())
+    return [c for c in chunks if c]
+
+
+def iter_grapheme_chunks(
+    text: str, g2p: G2P, max_len: int = CONTEXT_LENGTH, first_alone: bool = False
+) -> Iterator[Chunk]:
+    """Text -> speakable Chunks as KPipeline makes them for languages other than English: lines
+    split at newlines, `grapheme_chunks` of each phonemized whole. Where KPipeline would
+    truncate a chunk whose phonemes pass max_len, that chunk is split by `iter_chunks` instead
+    (sentences, clauses, words), and so is the first chunk under `first_alone`."""
+    if not text or not text.strip():
+        raise UserValueError(f"text {text!r} is empty or whitespace only: pass words to speak")
+    spoken = False
+    for line in re.split(r"\n+", text.strip()):
+        pieces = grapheme_chunks(line) if line.strip() else []
+        for piece, ps in zip(pieces, g2p.phonemize_batch(pieces) if pieces else [], strict=True):
+            if len(ps) > max_len or (first_alone and not spoken):
+                sub = iter_chunks(piece, g2p, max_len=max_len, first_alone=first_alone)
+                for chunk in sub:
+                    spoken = True
+                    yield chunk
+            elif is_speakable(ps):
+                spoken = True
+                yield Chunk(piece, ps)
+    if not spoken:
+        raise UserValueError(f"text {text[:80]!r} has no speakable symbol: pass text with words")

@@ -37,7 +37,9 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
-from kokoro_lab.text.vocab import VOCAB, filter_vocab, is_speakable
+from kokoro_lab.errors import UserValueError
+from kokoro_lab.text.protocol import PhonemizerBase
+from kokoro_lab.text.vocab import VOCAB, filter_vocab
 
 log = logging.getLogger(__name__)
 
@@ -196,12 +198,12 @@ def lang_for_voice(name: str, lang: str | None = None) -> str:
     if lang is not None:
         lang = lang.strip().lower()
         if not lang:
-            raise ValueError("lang is empty: pass an espeak language such as 'en-us', or None")
+            raise UserValueError("lang is empty: pass an espeak language such as 'en-us', or None")
         return lang
     letter = name.strip()[:1].lower()
     if letter not in LANG_CODES:
         valid = ", ".join(f"{k}={v}" for k, v in LANG_CODES.items())
-        raise ValueError(
+        raise UserValueError(
             f"voice {name!r} starts with {letter!r}, which names no espeak language "
             f"(valid first letters: {valid}); pass lang= explicitly, e.g. lang='en-us'"
         )
@@ -230,6 +232,30 @@ def _configure_espeak() -> None:
     EspeakWrapper.set_data_path(espeakng_loader.get_data_path())
 
 
+def espeak_backend(lang: str, **settings):
+    """phonemizer's EspeakBackend for `lang` with punctuation kept and stress marks, plus
+    `settings`; a language espeak-ng lacks is a user error naming the valid ones."""
+    _configure_espeak()
+    from phonemizer.backend import EspeakBackend
+
+    try:
+        backend = EspeakBackend(
+            language=lang,
+            preserve_punctuation=True,
+            with_stress=True,
+            logger=_DebugLogger(logging.getLogger(f"{__name__}.espeak"), {}),
+            **settings,
+        )
+    except RuntimeError as err:
+        valid = ", ".join(sorted(set(LANG_CODES.values())))
+        raise UserValueError(
+            f"espeak-ng does not support language {lang!r}: use one of {valid} "
+            "(or another code from EspeakBackend.supported_languages())"
+        ) from err
+    log.debug("started espeak-ng backend for %s %s", lang, settings)
+    return backend
+
+
 class _DebugLogger(logging.LoggerAdapter):
     """phonemizer reports routine events (word-count mismatches, removed language flags) as
     warnings; they are expected here, so they are passed on at DEBUG level."""
@@ -238,7 +264,7 @@ class _DebugLogger(logging.LoggerAdapter):
         super().log(min(level, logging.DEBUG), msg, *args, **kwargs)
 
 
-class G2P:
+class G2P(PhonemizerBase):
     """Text -> Kokoro phonemes in one espeak language; the backend starts on first use.
 
     Settings follow hexgrad's pipelines: `preserve_punctuation=True, with_stress=True`, plus
@@ -255,26 +281,12 @@ class G2P:
     @property
     def backend(self):
         if self._backend is None:
-            _configure_espeak()
-            from phonemizer.backend import EspeakBackend
-
-            try:
-                self._backend = EspeakBackend(
-                    language=self.lang,
-                    preserve_punctuation=True,
-                    with_stress=True,
-                    tie="^",
-                    language_switch="remove-flags",
-                    words_mismatch="ignore",
-                    logger=_DebugLogger(logging.getLogger(f"{__name__}.espeak"), {}),
-                )
-            except RuntimeError as err:
-                valid = ", ".join(sorted(set(LANG_CODES.values())))
-                raise ValueError(
-                    f"espeak-ng does not support language {self.lang!r}: use one of {valid} "
-                    "(or another code from EspeakBackend.supported_languages())"
-                ) from err
-            log.debug("started espeak-ng backend for %s", self.lang)
+            self._backend = espeak_backend(
+                self.lang,
+                tie="^",
+                language_switch="remove-flags",
+                words_mismatch="ignore",
+            )
         return self._backend
 
     def phonemize_batch(self, texts: Sequence[str]) -> list[str]:
@@ -297,20 +309,6 @@ class G2P:
             for i, r in zip(todo, raw, strict=True):
                 out[i] = normalize(r, self.lang)
         return out
-
-    def __call__(self, text: str) -> str:
-        """Text -> phoneme string (t). Raises ValueError for empty text or text with no sound."""
-        if not text or not text.strip():
-            raise ValueError(f"text {text!r} is empty or whitespace only: pass words to speak")
-        ps = self.phonemize_batch([text])[0]
-        if not is_speakable(ps):
-            raise ValueError(
-                f"text {text[:80]!r} gives phonemes {ps!r} with no speakable symbol in "
-                f"{self.lang}: pass text with words (punctuation alone is not spoken)"
-            )
-        return ps
-
-    phonemize = __call__
 
 
 @functools.cache

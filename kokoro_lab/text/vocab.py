@@ -14,6 +14,7 @@ import logging
 from collections.abc import Iterable
 
 from kokoro_lab.config import CONTEXT_LENGTH
+from kokoro_lab.errors import UserValueError
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +193,7 @@ def decode(ids: Iterable[int]) -> str:
         if i == PAD_ID:
             continue
         if i not in ID_TO_SYMBOL:
-            raise ValueError(
+            raise UserValueError(
                 f"token id {i} is not in the Kokoro v1.0 vocabulary (valid: 0 for the pad and "
                 f"{len(ID_TO_SYMBOL)} ids in 1..{max(ID_TO_SYMBOL)}): decode ids made by encode()"
             )
@@ -207,7 +208,7 @@ def add_boundary_pads(ids: list[int]) -> list[int]:
     positions, two of them for the pads.
     """
     if len(ids) > CONTEXT_LENGTH:
-        raise ValueError(
+        raise UserValueError(
             f"{len(ids)} tokens exceed the context of {CONTEXT_LENGTH}: split the text with "
             "kokoro_lab.text.chunking.chunk_text (or the phonemes with chunk_phonemes) first"
         )

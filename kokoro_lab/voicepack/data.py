@@ -32,6 +32,7 @@ from torch import Tensor
 from kokoro_lab.config import CONTEXT_LENGTH, SAMPLE_RATE
 from kokoro_lab.data.dataset import BadRow, load_audio, read_metadata
 from kokoro_lab.data.features import FeatureSettings, LogMelSpectrogram, energy_from_log_mel, pitch
+from kokoro_lab.errors import UserFileError, UserValueError
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +121,7 @@ def load_speaker_folder(
 
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
-        raise FileNotFoundError(f"data_dir {str(data_dir)!r} is not a directory")
+        raise UserFileError(f"data_dir {str(data_dir)!r} is not a directory")
     rows, bad = read_metadata(data_dir, COLUMNS)
     if limit is not None:
         rows = rows[:limit]
@@ -160,7 +161,7 @@ def load_speaker_folder(
     for b in bad:
         log.warning("skipped %s (metadata line %d): %s", b.file, b.row, b.reason)
     if not clips:
-        raise ValueError(
+        raise UserValueError(
             f"no usable clip in {str(data_dir)!r}: {len(bad)} rows were skipped "
             f"({'; '.join(f'{b.file}: {b.reason}' for b in bad[:3])})"
         )

@@ -33,6 +33,7 @@ from kokoro_lab.data.eval_sets import harvard_sentences
 from kokoro_lab.io import atomic_write
 from kokoro_lab.model import load_model
 from kokoro_lab.pipeline import Pipeline
+from kokoro_lab.runtime import process_state
 from kokoro_lab.voicepack.alignment import duration_error
 from kokoro_lab.voicepack.init import available_voices
 from kokoro_lab.voicepack.synthetic import render_speaker_folder
@@ -40,7 +41,6 @@ from kokoro_lab.voices import VoicePack, load_voice
 
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parent.parent.parent
 TRAIN_START, TEST_START, SELF_START = 0, 100, 200
 
 
@@ -58,10 +58,12 @@ def _aligner_errors(alignment: dict, truth: dict) -> dict[str, dict[str, float]]
 
 
 def run_fit(data_dir: Path, fit_dir: Path, start: str, overrides: list[str]) -> dict:
-    """scripts/finetune_voice.py in a child process -> wall time and the child's peak RSS."""
+    """The finetune_voice command in a child process -> wall time and the child's peak RSS."""
     command = [
         sys.executable,
-        str(ROOT / "scripts" / "finetune_voice.py"),
+        "-m",
+        "kokoro_lab",
+        "finetune_voice",
         f"data_dir={data_dir}",
         "name=fitted",
         f"init_voice={start}",
@@ -70,7 +72,7 @@ def run_fit(data_dir: Path, fit_dir: Path, start: str, overrides: list[str]) -> 
     ]
     env = {**os.environ, "WANDB_MODE": "offline", "HF_HUB_OFFLINE": "1"}
     began = time.perf_counter()
-    proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
+    proc = subprocess.run(command, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - began
     if proc.returncode != 0:
         raise RuntimeError(f"finetune failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
@@ -94,13 +96,18 @@ def measure(
     threads: int = 1,
 ) -> dict:
     """Fit a voice to `target`'s renderings from `start`; returns (and writes) the numbers."""
+    with process_state(threads=threads):
+        return _measure(target, start, output_dir, n_train, n_test, overrides)
+
+
+def _measure(target, start, output_dir, n_train, n_test, overrides) -> dict:
     from kokoro_lab.metrics import SpeakerSimilarity, WhisperASR
 
-    torch.set_num_threads(threads)
     out = Path(output_dir)
     data_dir, fit_dir = out / "data", out / "fit"
     model = load_model()
-    v = Pipeline(model, load_voice(target), lang="en-us", seed=0)
+    # g2p="espeak": the front end voice fitting reads transcripts with (voicepack/data.py)
+    v = Pipeline(model, load_voice(target), lang="en-us", seed=0, g2p="espeak")
     truth_path = data_dir / "true_durations.json"
     if not truth_path.is_file():
         truth = render_speaker_folder(v, harvard_sentences(n_train, TRAIN_START), data_dir)
@@ -117,7 +124,7 @@ def measure(
     disjoint = harvard_sentences(n_test, SELF_START)
 
     def render(pack, texts):
-        p = Pipeline(model, pack, lang="en-us", seed=0)
+        p = Pipeline(model, pack, lang="en-us", seed=0, g2p="espeak")
         return [p(text=t).audio.numpy() for t in texts]
 
     audio = {

@@ -15,6 +15,7 @@ import soundfile as sf
 import torch
 
 from kokoro_lab.config import SAMPLE_RATE
+from kokoro_lab.errors import UserValueError
 from kokoro_lab.pipeline import Pipeline
 
 
@@ -34,7 +35,7 @@ def render_speaker_folder(
         clip_id = f"{i:04d}"
         result = pipeline(text=text)
         if len(result.chunks) != 1:
-            raise ValueError(f"sentence {text!r} needs {len(result.chunks)} chunks; give one")
+            raise UserValueError(f"sentence {text!r} needs {len(result.chunks)} chunks; give one")
         audio = result.audio.numpy()
         if sample_rate != SAMPLE_RATE:
             audio = librosa.resample(audio, orig_sr=SAMPLE_RATE, target_sr=sample_rate)
