@@ -21,6 +21,7 @@ from PIL import Image
 from kokoro_lab.evaluation.report import jsonable
 from kokoro_lab.evaluation.sets import eval_set_from_config
 from kokoro_lab.evaluation.summary import length_edges, summarize_rows, summarize_systems
+from kokoro_lab.hub import DEFAULT_VOICE
 from kokoro_lab.tasks.evaluate import evaluate
 from kokoro_lab.voices import VoicePack, load_voice
 
@@ -215,8 +216,9 @@ def test_broken_voice_scores_clearly_worse(script_run):
 def test_audio_dir_mode_scores_infer_wavs_with_offline_wandb(
     script_run, infer_wavs, lines_file, tmp_path
 ):
-    """WAVs from scripts/infer.py lines=true are the same bits the evaluation synthesized for
-    jf_alpha, so they score the same; the wandb run lands offline under output_dir."""
+    """WAVs from scripts/infer.py lines=true (the default voice) are the same bits the evaluation
+    synthesized for that voice, so they score the same; the wandb run lands offline under
+    output_dir."""
     _, _, synthesized = script_run
     out = tmp_path / "out"
     result = evaluate(
@@ -232,7 +234,8 @@ def test_audio_dir_mode_scores_infer_wavs_with_offline_wandb(
     assert metrics == json.loads(json.dumps(jsonable(result.metrics)))
     (system,) = metrics["systems"]
     assert system == "kokoro_wavs"
-    scored, reference = metrics["systems"]["kokoro_wavs"], synthesized["systems"]["jf_alpha"]
+    scored = metrics["systems"]["kokoro_wavs"]
+    reference = synthesized["systems"][DEFAULT_VOICE]
     assert scored["produced_by"]["kind"] == "audio_dir" and scored["rtf"] is None
     assert scored["wer"] == reference["wer"] and scored["cer"] == reference["cer"]
     assert scored["mos"] == pytest.approx(reference["mos"], abs=1e-4)

@@ -158,7 +158,10 @@ def test_timestamps_json(tmp_path):
     infer(config("text=Hello world.", f"output={out}", "timestamps=true"))
     data = json.loads(out.with_suffix(".json").read_text())
     words = data["words"]
-    assert [w["word"] for w in words] == ["Hello", "world"]  # misaki's word tokens
+    assert [w["word"] for w in words] == ["Hello", "world."]  # the default voice: espeak-ipa
+    infer(config("text=Hello world.", f"output={out}", "timestamps=true", "g2p=misaki"))
+    misaki_words = json.loads(out.with_suffix(".json").read_text())["words"]
+    assert [w["word"] for w in misaki_words] == ["Hello", "world"]  # misaki's word tokens
     times = [t for w in words for t in (w["start"], w["end"])]
     assert times == sorted(times) and words[0]["end"] <= words[1]["start"]
     assert 0 < words[-1]["end"] <= data["duration"]

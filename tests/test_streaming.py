@@ -63,7 +63,8 @@ def test_timestamps_monotonic_cover_audio_and_split_at_pause(pipe):
     assert all(a["end"] <= b["start"] + 1e-9 for a, b in zip(ph, ph[1:]))
     assert ph[-1]["end"] <= ts["duration"] and ts["duration"] - ph[-1]["end"] < 0.5
     hello, world = ts["words"]
-    assert hello["word"] == "Hello" and world["word"] == "World"  # misaki's word tokens
+    # espeak's words keep their punctuation ("Hello."), misaki's tokens split it off
+    assert hello["word"].rstrip(".") == "Hello" and world["word"].rstrip(".") == "World"
     # The pause after "Hello." belongs to the period; "World." starts after it.
     period = next(p for p in ph if p["phoneme"] == ".")
     assert hello["end"] <= period["end"] <= world["start"]
