@@ -96,6 +96,12 @@ def _misaki_g2p(british: bool, lexicon: Mapping[str, str] | None):
     return g2p
 
 
+@functools.cache
+def _shared_misaki_g2p(british: bool):
+    """One lexicon-free misaki G2P per dialect for the whole process (read-only after build)."""
+    return _misaki_g2p(british, None)
+
+
 class MisakiEnglishG2P(PhonemizerBase):
     """Text -> misaki phonemes in American (`en-us`) or British (`en-gb`) English.
 
@@ -120,7 +126,12 @@ class MisakiEnglishG2P(PhonemizerBase):
     @property
     def g2p(self):
         if self._g2p is None:
-            self._g2p = _misaki_g2p(self.lang == "en-gb", self.lexicon)
+            british = self.lang == "en-gb"
+            # Without a lexicon the misaki object is the same for every pipeline: build it once
+            # (its lexicons take about a second to load); a lexicon changes it, so it gets its own.
+            self._g2p = (
+                _misaki_g2p(british, self.lexicon) if self.lexicon else _shared_misaki_g2p(british)
+            )
             log.debug("misaki English G2P ready (%s)", self.lang)
         return self._g2p
 
