@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 SAMPLE_RATE = 24_000
 #: Tokens the PL-BERT position table holds (512) minus the two boundary pads.
@@ -37,7 +38,9 @@ class ISTFTNetConfig:
     upsample_kernel_sizes: tuple[int, ...] = (20, 12)
     upsample_initial_channel: int = 512
     resblock_kernel_sizes: tuple[int, ...] = (3, 7, 11)
-    resblock_dilation_sizes: tuple[tuple[int, ...], ...] = ((1, 3, 5), (1, 3, 5), (1, 3, 5))
+    # one tuple of dilations (ints) per resblock kernel; `Any` because OmegaConf (this class is
+    # the model's config schema, kokoro_lab.schemas.model) cannot type a tuple of tuples
+    resblock_dilation_sizes: tuple[Any, ...] = ((1, 3, 5), (1, 3, 5), (1, 3, 5))
     gen_istft_n_fft: int = 20
     gen_istft_hop_size: int = 5
     harmonic_num: int = 8
@@ -86,3 +89,7 @@ class KokoroConfig:
         if "resblock_dilation_sizes" in ist:
             ist["resblock_dilation_sizes"] = tuple(tuple(x) for x in ist["resblock_dilation_sizes"])
         return cls(albert=albert, istftnet=ISTFTNetConfig(**ist), **d)
+
+
+#: Samples per predicted duration frame of the official sizes: 600 (25 ms at 24 kHz).
+SAMPLES_PER_FRAME = KokoroConfig().samples_per_duration_frame

@@ -1,5 +1,5 @@
-"""Atomic file writes and hashing: outputs appear whole or not at all; packaged model files are
-used only when they hash to the value they are known by."""
+"""Atomic file writes, hashing and reading user text files: outputs appear whole or not at all;
+packaged model files are used only when they hash to the value they are known by."""
 
 from __future__ import annotations
 
@@ -81,3 +81,17 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
         tmp_path.unlink(missing_ok=True)
         raise
     return path
+
+
+def read_text_file(path: str | os.PathLike) -> str:
+    """A UTF-8 text file; a clear error for a missing or non-UTF-8 file."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserFileError(f"text file {str(path)!r} does not exist")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise UserValueError(
+            f"text file {str(path)!r} is not valid UTF-8 (byte {err.start}: {err.reason}); "
+            "convert it, e.g. `iconv -f latin1 -t utf-8 FILE > FILE.utf8`"
+        ) from None

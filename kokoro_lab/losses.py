@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from kokoro_lab.data.features import LogMelSpectrogram
+from kokoro_lab.audio.features import LogMelSpectrogram
 
 
 def _masked_item_mean(x: Tensor, valid: Tensor) -> Tensor:

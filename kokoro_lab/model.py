@@ -20,8 +20,12 @@ from torch import Tensor, nn
 
 from kokoro_lab.config import KokoroConfig
 from kokoro_lab.modules.albert import Albert
-from kokoro_lab.modules.alignment import durations_from_logits, expand_to_frames, frame_to_token
 from kokoro_lab.modules.decoder import Decoder
+from kokoro_lab.modules.length_regulator import (
+    durations_from_logits,
+    expand_to_frames,
+    frame_to_token,
+)
 from kokoro_lab.modules.prosody import ProsodyPredictor
 from kokoro_lab.modules.source import NoiseGenerator
 from kokoro_lab.modules.text_encoder import TextEncoder

@@ -45,13 +45,13 @@ from einops import rearrange
 from google.protobuf.message import DecodeError
 from onnx import numpy_helper
 
+from kokoro_lab.checkpoint import COMPONENTS
 from kokoro_lab.config import KokoroConfig
 from kokoro_lab.errors import UserFileError, UserValueError
 
 log = logging.getLogger(__name__)
 
 Shape = tuple[int, ...]
-PARTS = ("bert", "bert_encoder", "predictor", "text_encoder", "decoder")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -72,7 +72,7 @@ def official_shapes(cfg: KokoroConfig | None = None) -> dict[str, dict[str, Shap
         part: {
             k[len(part) + 1 :]: tuple(v.shape) for k, v in state.items() if k.startswith(f"{part}.")
         }
-        for part in PARTS
+        for part in COMPONENTS
     }
 
 
@@ -556,26 +556,11 @@ def _list(names: list[str], limit: int = 40) -> str:
     return shown + (f", ... and {len(names) - limit} more" if len(names) > limit else "")
 
 
-def convert_onnx(
-    path: str | os.PathLike, config: KokoroConfig | None = None
-) -> dict[str, dict[str, torch.Tensor]]:
-    """A kokoro-onnx Kokoro-82M export (fp32 or int8) -> official `KModel` state dicts.
-
-    Returns {"bert", "bert_encoder", "predictor", "text_encoder", "decoder"} -> float32 state
-    dict, keys and shapes exactly those of hexgrad's KModel submodules (old-style weight norm
-    `weight_g` / `weight_v`). Raises ValueError, naming the parameters, when the file is not a
-    Kokoro export or lacks any parameter that `FILLS` does not cover.
-    """
-    model = _load(path)
-    g = _Graph(model)
-    shapes = {
-        f"{part}.{k}": v for part, sd in official_shapes(config).items() for k, v in sd.items()
-    }
-    ckpt = _Checkpoint(shapes)
+def _read_weight_nodes(g: _Graph, ckpt: _Checkpoint) -> dict[str, onnx.NodeProto]:
+    """Step 1, weight-bearing nodes (MatMul, Conv, Gather, LSTM, norms): the module comes from
+    the node's scope, else the weight's name. Returns the node of each module's weight."""
+    shapes = ckpt.shapes
     modules = _Names(k.rsplit(".", 1)[0] for k in shapes)
-    keys = _Names(shapes)
-
-    # 1. Weight-bearing nodes: the module comes from the node's scope, else the weight's name.
     weight_nodes: dict[str, onnx.NodeProto] = {}
     for node in g.nodes:
         found = _read_node(g, node)
@@ -604,24 +589,38 @@ def convert_onnx(
                 weight_nodes[module] = node
             if "bias" in found.tensors:
                 ckpt.put(f"{module}.bias", found.tensors["bias"], source)
+    return weight_nodes
 
-    # 2. Float initializers named after their parameter (biases, norms, Snake alphas, unfolded
-    #    weight_g / weight_v). Layout-bearing weights were read off their nodes above, so a name
-    #    never overrides a node.
+
+def _read_named_initializers(g: _Graph, ckpt: _Checkpoint) -> None:
+    """Step 2, float initializers named after their parameter (biases, norms, Snake alphas,
+    unfolded weight_g / weight_v). Layout-bearing weights were read off their nodes in step 1,
+    so a name never overrides a node."""
+    keys = _Names(ckpt.shapes)
     for name, init in g.inits.items():
         if init.data_type not in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16):
             continue
         if (key := keys.match([name])) is not None and key not in ckpt.values:
             ckpt.put(key, g.const(name), f"initializer {name!r}", overwrite=False)
 
-    # 3. Biases with anonymous names: walk from the weight's node to where the bias is added.
+
+def _read_anonymous_biases(
+    g: _Graph, ckpt: _Checkpoint, weight_nodes: dict[str, onnx.NodeProto]
+) -> None:
+    """Step 3, biases with anonymous names: walk from the weight's node to where the bias is
+    added."""
     for module, node in weight_nodes.items():
         key = f"{module}.bias"
-        if key in shapes and key not in ckpt.values:
-            bias = g.bias_after(node, shapes[key][0])
+        if key in ckpt.shapes and key not in ckpt.values:
+            bias = g.bias_after(node, ckpt.shapes[key][0])
             if bias is not None:
                 ckpt.put(key, bias, f"bias after {node.op_type} node {node.name!r}")
 
+
+def _check_found(path, ckpt: _Checkpoint) -> int:
+    """A Kokoro export holds most official parameters, each of its official shape: the number
+    read, or a UserValueError naming what is missing or misshapen."""
+    shapes = ckpt.shapes
     missing = [k for k in shapes if k not in ckpt.values]
     read = len(shapes) - len(missing)
     if read < len(shapes) // 2:
@@ -634,10 +633,15 @@ def convert_onnx(
             f"{str(path)!r} holds Kokoro parameters of unexpected shapes (a different model "
             f"size? pass its KokoroConfig): {_list(ckpt.mismatched)}"
         )
+    return read
 
-    # 4. Parameters no export holds, from the FILLS table.
+
+def _fill_absent(path, ckpt: _Checkpoint) -> None:
+    """Step 4, parameters no export holds, from the FILLS table; any other absence is an
+    error naming the parameters."""
+    shapes = ckpt.shapes
     filled: dict[str, list[str]] = defaultdict(list)
-    for key in missing:
+    for key in [k for k in shapes if k not in ckpt.values]:
         fill = next((f for f in FILLS if re.search(f.pattern, key)), None)
         if fill is not None:
             ckpt.values[key] = np.full(shapes[key], fill.value, dtype=np.float32)
@@ -658,7 +662,28 @@ def convert_onnx(
             f"covers: {_list(missing)}"
         )
 
-    out: dict[str, dict[str, torch.Tensor]] = {part: {} for part in PARTS}
+
+def convert_onnx(
+    path: str | os.PathLike, config: KokoroConfig | None = None
+) -> dict[str, dict[str, torch.Tensor]]:
+    """A kokoro-onnx Kokoro-82M export (fp32 or int8) -> official `KModel` state dicts.
+
+    Returns {"bert", "bert_encoder", "predictor", "text_encoder", "decoder"} -> float32 state
+    dict, keys and shapes exactly those of hexgrad's KModel submodules (old-style weight norm
+    `weight_g` / `weight_v`). Raises ValueError, naming the parameters, when the file is not a
+    Kokoro export or lacks any parameter that `FILLS` does not cover.
+    """
+    g = _Graph(_load(path))
+    shapes = {
+        f"{part}.{k}": v for part, sd in official_shapes(config).items() for k, v in sd.items()
+    }
+    ckpt = _Checkpoint(shapes)
+    weight_nodes = _read_weight_nodes(g, ckpt)
+    _read_named_initializers(g, ckpt)
+    _read_anonymous_biases(g, ckpt, weight_nodes)
+    read = _check_found(path, ckpt)
+    _fill_absent(path, ckpt)
+    out: dict[str, dict[str, torch.Tensor]] = {part: {} for part in COMPONENTS}
     for key in shapes:
         part, name = key.split(".", 1)
         out[part][name] = torch.from_numpy(np.array(ckpt.values[key], dtype=np.float32))

@@ -13,12 +13,10 @@ import json
 import os
 from pathlib import Path
 
-from kokoro_lab.config import SAMPLE_RATE
+from kokoro_lab.config import SAMPLE_RATE, SAMPLES_PER_FRAME
 from kokoro_lab.io import atomic_write
 from kokoro_lab.pipeline import ChunkAudio, Synthesis
 from kokoro_lab.text import VOCAB
-
-SAMPLES_PER_FRAME = 600
 
 
 def chunk_timestamps(chunk: ChunkAudio) -> dict:

@@ -25,9 +25,9 @@ import torch
 from torch import Tensor
 
 from kokoro_lab.config import CONTEXT_LENGTH
-from kokoro_lab.configs import config_dir
 from kokoro_lab.errors import UserFileError, UserValueError
 from kokoro_lab.hub import REPO_ID, HubUnavailable, embedded_voices_path, hub_file
+from kokoro_lab.hydra_configs import config_dir
 from kokoro_lab.io import atomic_write
 
 log = logging.getLogger(__name__)

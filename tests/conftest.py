@@ -105,13 +105,11 @@ def _thread_count(request):
 
 def compose_config(name: str | None, *overrides: str):
     """configs/NAME.yaml (None: no primary config) composed by Hydra with command-line style
-    overrides, as a script would see it -> DictConfig."""
-    from hydra import compose, initialize_config_dir
+    overrides and validated against its schema, as a script would see it -> DictConfig (a
+    bad key or value raises the UserError the script reports)."""
+    from kokoro_lab.schemas import compose_config as compose
 
-    from kokoro_lab.configs import config_dir
-
-    with initialize_config_dir(str(config_dir()), version_base="1.3"):
-        return compose(name, overrides=list(overrides))
+    return compose(name, overrides)
 
 
 def offline_env(changes: Mapping[str, str | None] | None = None) -> dict[str, str]:

@@ -15,7 +15,7 @@ from kokoro_lab.checkpoint import (
     save_checkpoint,
     state_dicts,
 )
-from kokoro_lab.configs import model_config
+from kokoro_lab.hydra_configs import model_config
 from kokoro_lab.model import KokoroModel
 
 

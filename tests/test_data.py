@@ -3,30 +3,35 @@ datamodule. The synthetic dataset is rendered once per machine into the kokoro_l
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 import torch
 from conftest import SYNTHETIC
 
-from kokoro_lab.data.datamodule import KokoroDataModule
-from kokoro_lab.data.dataset import (
-    SpeechDataset,
-    collate,
-    prepare_manifest,
-    read_metadata,
-    rescale_durations,
-)
-from kokoro_lab.data.features import (
+from kokoro_lab.audio.features import (
     FeatureSettings,
     LogMelSpectrogram,
     clip_features,
     energy_from_log_mel,
 )
+from kokoro_lab.data.datamodule import KokoroDataModule
+from kokoro_lab.data.dataset import (
+    Manifest,
+    SpeechDataset,
+    attach_reference_durations,
+    collate,
+    predicted_durations,
+    prepare_manifest,
+)
+from kokoro_lab.data.metadata import read_metadata
 from kokoro_lab.data.sampler import BucketBatchSampler
+from kokoro_lab.modules.length_regulator import rescale_durations
 
 
 def test_synthetic_dataset_layout(synthetic_data):
@@ -107,12 +112,6 @@ def test_manifest_caches_resamples_and_reports_bad_rows(synthetic_data, tmp_path
     # a new setting is a new cache
     other = prepare_manifest(tmp_path, settings=FeatureSettings(f0_max=500.0))
     assert other.cache_dir != manifest.cache_dir
-
-
-def test_rescaled_durations_sum_to_the_frames():
-    d = rescale_durations([12, 1, 3, 2, 20, 1], 50)
-    assert sum(d) == 50 and min(d) >= 1 and len(d) == 6
-    assert rescale_durations([1, 1, 1], 3) == [1, 1, 1]
 
 
 def _epoch(sampler, epoch):
@@ -200,3 +199,37 @@ def test_collate_pads_and_keeps_reference_durations(synthetic_data):
     batch = collate([ds[0], ds[1]])
     assert batch["ref_durations"].shape == batch["tokens"].shape
     assert batch["ref_durations"].sum(-1).tolist() == [e["frames"] for e in entries]
+
+
+def test_pretrained_reference_durations_come_from_the_injected_model(
+    synthetic_data, real_model, tmp_path
+):
+    """`reference_durations=pretrained` asks the model it is given (the training task passes the
+    run's initial model). The default run's, the embedded weights unfolded for training, gives
+    exactly what the folded inference model gave when the data layer loaded its own; another
+    model gives other durations; the model's train/eval mode is left as it was."""
+    from kokoro_lab.model import load_model
+    from kokoro_lab.text import model_input_ids
+
+    cached = prepare_manifest(synthetic_data)
+    (tmp_path / "manifest.json").write_text((cached.cache_dir / "manifest.json").read_text())
+
+    def attached(model) -> list[list[int]]:
+        manifest = Manifest(tmp_path, [dict(e) for e in cached.entries[:4]], cached.speakers)
+        attach_reference_durations(manifest, "pretrained", synthetic_data, "jf_alpha", model)
+        return [e["ref_durations"] for e in manifest.entries]
+
+    real_model.train()
+    ours = attached(real_model)
+    assert real_model.training
+    real_model.eval()
+    entries = cached.entries[:4]
+    tokens = [model_input_ids(e["phonemes"]) for e in entries]
+    folded = predicted_durations(load_model(), tokens, "jf_alpha")
+    assert ours == [rescale_durations(d, e["frames"]) for d, e in zip(folded, entries)]
+    slower = copy.deepcopy(real_model)
+    with torch.no_grad():
+        slower.predictor.duration_proj.linear_layer.bias += 1.0  # every sigmoid bin nearer 1
+    assert attached(slower) != ours
+    with pytest.raises(ValueError, match="reference_model"):
+        attached(None)

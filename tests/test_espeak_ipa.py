@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from kokoro_lab.data.eval_sets import harvard_sentences
+from kokoro_lab.evaluation.texts import harvard_sentences
 from kokoro_lab.text.espeak_ipa import EspeakIPAG2P, normalize_text_v019
 from kokoro_lab.text.g2p import _configure_espeak
 from kokoro_lab.text.vocab import VOCAB

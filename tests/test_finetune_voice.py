@@ -15,20 +15,20 @@ import soundfile as sf
 import torch
 from conftest import compose_config, run_script
 
-from kokoro_lab.data.dataset import read_metadata
-from kokoro_lab.data.eval_sets import harvard_sentences
+from kokoro_lab.data.metadata import read_metadata
+from kokoro_lab.evaluation.texts import harvard_sentences
 from kokoro_lab.pipeline import Pipeline
-from kokoro_lab.voicepack.alignment import align, duration_error
-from kokoro_lab.voicepack.data import (
+from kokoro_lab.voice_fitting.data import (
     COLUMNS,
     TARGET_LEVEL_DB,
     active_level_db,
     load_speaker_folder,
     normalize_loudness,
 )
-from kokoro_lab.voicepack.prior import StylePrior
-from kokoro_lab.voicepack.synthetic import render_speaker_folder
-from kokoro_lab.voicepack.table import anchor_rows, build_table, interpolation_weights
+from kokoro_lab.voice_fitting.durations import align, duration_error
+from kokoro_lab.voice_fitting.prior import StylePrior
+from kokoro_lab.voice_fitting.synthetic import render_speaker_folder
+from kokoro_lab.voice_fitting.table import anchor_rows, build_table, interpolation_weights
 from kokoro_lab.voices import VoicePack, load_voice
 
 TARGET, START = "jf_nezumi", "jm_kumo"
@@ -162,7 +162,7 @@ def test_fit_moves_the_style_toward_the_target(tiny_folder, real_model):
     """The prosody-only fit (cheap) from START (male) to TARGET's recordings (female) brings the F0
     loss down by half and the total loss down; a few decoder steps on one crop lower the
     spectral losses. The network's weights get no gradient."""
-    from kokoro_lab.lightning.voicepack import VoicepackFit
+    from kokoro_lab.lightning.voice_fitting import VoicepackFit
 
     torch.manual_seed(0)
     folder, truth = tiny_folder

@@ -14,8 +14,9 @@ import sys
 import textwrap
 
 import pytest
+from reference_kokoro import import_official
 
-from kokoro_lab.data.eval_sets import harvard_sentences, numbers_dates_sentences
+from kokoro_lab.evaluation.texts import harvard_sentences, numbers_dates_sentences
 from kokoro_lab.text.chunking import Word, token_chunks
 from kokoro_lab.text.frontend import make_frontend, resolve_lang
 from kokoro_lab.text.lexicon import grow_case, load_lexicon
@@ -43,7 +44,7 @@ def _spacy_name_shim():
 
 
 def reference_pipeline(lang_code: str):
-    from kokoro import KPipeline
+    KPipeline = import_official("pipeline").KPipeline  # whichever way kokoro was imported first
 
     with _spacy_name_shim():
         return KPipeline(lang_code=lang_code, repo_id="hexgrad/Kokoro-82M", model=False)

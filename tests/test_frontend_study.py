@@ -8,7 +8,6 @@ import math
 
 import pytest
 
-from kokoro_lab.data.eval_sets import harvard_sentences
 from kokoro_lab.evaluation.frontend_study import (
     DEFAULT_START,
     INTELLIGIBLE_WER,
@@ -18,6 +17,7 @@ from kokoro_lab.evaluation.frontend_study import (
     markdown_report,
     measure_frontends,
 )
+from kokoro_lab.evaluation.texts import harvard_sentences
 from kokoro_lab.metrics.asr import WhisperASR
 
 VOICES = ("jf_alpha", "jm_kumo")

@@ -128,7 +128,7 @@ def test_bad_voicepack_file(kind, tmp_path):
 def test_read_only_location_is_refused_without_partial_file():
     # /proc refuses new files even for root, so this runs the same in CI.
     with pytest.raises(PermissionError, match="cannot write|not writable"):
-        from kokoro_lab.audio import write_wav
+        from kokoro_lab.audio.io import write_wav
 
         write_wav("/proc/kokoro_lab_test.wav", np.zeros(2400, dtype=np.float32))
     assert not os.path.exists("/proc/kokoro_lab_test.wav")

@@ -72,7 +72,9 @@ def test_wheel_installs_and_runs_offline_without_the_checkout(tmp_path):
         "kokoro_lab/_configs/" + p.relative_to(src / "configs").as_posix()
         for p in (src / "configs").rglob("*.yaml")
     }
-    data = {p.relative_to(src).as_posix() for p in (src / "kokoro_lab" / "data").glob("*.txt")}
+    data = {
+        p.relative_to(src).as_posix() for p in (src / "kokoro_lab" / "evaluation").glob("*.txt")
+    }
     assert len(configs) > 55 and len(data) >= 2
     assert modules | configs | data <= names, sorted((modules | configs | data) - names)
     (entry_points,) = (n for n in names if n.endswith(".dist-info/entry_points.txt"))
@@ -92,7 +94,10 @@ def test_wheel_installs_and_runs_offline_without_the_checkout(tmp_path):
         assert proc.returncode == 0, proc.stderr[-3000:]
         return proc
 
-    show = "import kokoro_lab, kokoro_lab.configs as c; print(kokoro_lab.__file__, c.config_dir())"
+    show = (
+        "import kokoro_lab, kokoro_lab.hydra_configs as c; "
+        "print(kokoro_lab.__file__, c.config_dir())"
+    )
     where = run("-c", show).stdout.split()
     assert [Path(p).is_relative_to(site) for p in where] == [True, True], where
 

@@ -12,7 +12,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from kokoro_lab.data.eval_sets import harvard_sentences
+from kokoro_lab.evaluation.texts import harvard_sentences
 from kokoro_lab.hub import EMBEDDED_VOICES, embedded_onnx_path
 from kokoro_lab.metrics.asr import WhisperASR
 from kokoro_lab.metrics.error_rate import wer

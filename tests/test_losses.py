@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from kokoro_lab.data.features import LogMelSpectrogram
+from kokoro_lab.audio.features import LogMelSpectrogram
 from kokoro_lab.losses import (
     MultiResolutionSTFTLoss,
     bin_loss,

@@ -36,7 +36,7 @@ from kokoro_lab.metrics import (
     summarize,
     wer,
 )
-from kokoro_lab.metrics.text_norm import integer_to_words, ordinal_to_words
+from kokoro_lab.metrics.text_norm import integer_to_words, ordinal_to_words, spoken_form
 
 TEXTS = (
     "Please call Stella and ask her to bring these things with her from the store.",
@@ -135,7 +135,8 @@ def test_integer_to_words(n, words):
     assert integer_to_words(n) == words
 
 
-def test_ordinals_and_normalization():
+def test_ordinals_and_spoken_form():
+    """The spoken form (word counts; the WER rules before Whisper's, docs/wer_normalizer.md)."""
     assert [ordinal_to_words(n) for n in (1, 2, 3, 12, 20, 21, 100)] == [
         "first",
         "second",
@@ -145,11 +146,36 @@ def test_ordinals_and_normalization():
         "twenty first",
         "one hundredth",
     ]
-    assert normalize_text("It's 7:30, Dr. O'Neil!") == "its seven thirty dr oneil"
-    assert normalize_text("1,000 sea-shells, 3.5% on the 2nd") == (
+    assert spoken_form("It's 7:30, Dr. O'Neil!") == "its seven thirty dr oneil"
+    assert spoken_form("1,000 sea-shells, 3.5% on the 2nd") == (
         "one thousand sea shells three point five percent on the second"
     )
     assert count_words("7 cats") == 2
+    assert count_words("1,000 cats") == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "normalized"),
+    [
+        ("It's 7:30, Dr. Smith!", "it is 7 30 doctor smith"),  # contractions, titles
+        ("Seven cats.", "7 cats"),  # spelled-out numbers become digits
+        ("1,000 sea-shells", "1000 sea shells"),
+        ("the twenty first", "the 21st"),
+        ("ten dollars", "$10"),
+        ("The colour grey", "the color gray"),  # British -> American spelling
+        ("Um, hello (laughs) [music] there", "hello there"),  # fillers, bracketed text
+        ("Hello.", "hello"),  # Whisper leaves a trailing space here: stripped
+    ],
+)
+def test_wer_normalizer_is_whispers(text, normalized):
+    assert normalize_text(text) == normalized
+
+
+def test_normalizer_rejects_non_text():
+    with pytest.raises(ValueError, match="takes a str, got int"):
+        normalize_text(7)
+    with pytest.raises(ValueError, match="takes a str, got NoneType"):
+        spoken_form(None)
 
 
 def test_wer_known_answers():
@@ -159,6 +185,10 @@ def test_wer_known_answers():
     assert wer("a b", "a b c d") == 1.0  # two insertions over two words: not capped at 1
     assert wer("", "") == 0.0 and wer("", "word") == float("inf")
     assert cer("abc", "abd") == pytest.approx(1 / 3)
+    assert wer("Don't go to the 21st", "do not go to the twenty first") == 0.0
+    # the same pair under the previous rules: "dont" vs "do not" is 1 substitution + 1 insertion
+    previous = error_counts("Don't go", "do not go", normalize=spoken_form)
+    assert (previous.substitutions, previous.insertions, previous.rate) == (1, 1, 1.0)
 
 
 def test_wer_is_corpus_level_with_breakdown():

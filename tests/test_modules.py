@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from kokoro_lab.configs import model_config
+from kokoro_lab.hydra_configs import model_config
 from kokoro_lab.model import KokoroModel, Prosody
-from kokoro_lab.modules.alignment import frame_to_token
+from kokoro_lab.modules.length_regulator import frame_to_token, rescale_durations
 from kokoro_lab.modules.masking import lengths_to_valid
 
 
@@ -156,3 +156,9 @@ def test_gradients_reach_every_parameter():
         if n not in unused and (p.grad is None or not bool(p.grad.abs().sum() > 0))
     ]
     assert dead == []
+
+
+def test_rescaled_durations_sum_to_the_frames():
+    d = rescale_durations([12, 1, 3, 2, 20, 1], 50)
+    assert sum(d) == 50 and min(d) >= 1 and len(d) == 6
+    assert rescale_durations([1, 1, 1], 3) == [1, 1, 1]

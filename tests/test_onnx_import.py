@@ -21,8 +21,9 @@ from einops import rearrange
 from onnx import TensorProto, helper
 from reference_kokoro import build_kmodel, import_official, official_config
 
+from kokoro_lab.checkpoint import COMPONENTS
 from kokoro_lab.hub import DEFAULT_VOICE, embedded_onnx_path, embedded_voices_path
-from kokoro_lab.onnx_import import FILLS, PARTS, convert_onnx, official_shapes
+from kokoro_lab.onnx_import import FILLS, convert_onnx, official_shapes
 
 PHONEMES = "hˈɛloʊ wˈɜːld, ðɪs ɪz ɐ tˈɛst."
 SAMPLES_PER_FRAME = 600  # one predicted duration frame: 2x decoder upsampling * 300
@@ -99,7 +100,7 @@ def _effective(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def test_converted_checkpoint_loads_strictly_into_official_modules(converted):
-    assert tuple(converted) == PARTS
+    assert tuple(converted) == COMPONENTS
     for part, module in _official_modules().items():
         sd = converted[part]
         expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
@@ -266,7 +267,7 @@ def test_fp32_torchscript_export_round_trips(converted, checkpoint_path, vocab, 
         )
     assert {n.op_type for n in onnx.load(path).graph.node} >= {"LSTM", "Conv", "Gemm"}
     back = convert_onnx(path)
-    for part in PARTS:
+    for part in COMPONENTS:
         ours, theirs = _effective(back[part]), _effective(converted[part])
         assert ours.keys() == theirs.keys()
         for key in ours:
@@ -297,7 +298,7 @@ def test_anonymous_biases_are_found_by_walking_the_graph(onnx_path, converted, t
         assert len(renamed) > 150
 
     back = convert_onnx(_rewritten(onnx_path, tmp_path, anonymize))
-    for part in PARTS:
+    for part in COMPONENTS:
         for key, value in converted[part].items():
             assert torch.equal(back[part][key], value), f"{part}.{key}"
 

@@ -8,8 +8,7 @@ import random
 
 import numpy as np
 import torch
-from conftest import ROOT
-from hydra import compose, initialize_config_dir
+from conftest import compose_config
 
 from kokoro_lab.runtime import allocator_tuned, process_state
 from kokoro_lab.tasks.infer import infer
@@ -55,8 +54,7 @@ def test_a_failing_block_restores_too():
 
 
 def test_infer_task_leaves_the_process_as_it_found_it(tmp_path):
-    with initialize_config_dir(str(ROOT / "configs"), version_base="1.3"):
-        cfg = compose("infer", overrides=["text=Hi there.", f"output={tmp_path / 'a.wav'}"])
+    cfg = compose_config("infer", "text=Hi there.", f"output={tmp_path / 'a.wav'}")
     cfg.threads = 1 if torch.get_num_threads() != 1 else 2
     before = snapshot()
     infer(cfg)

@@ -19,8 +19,8 @@ from conftest import ROOT, compose_config, offline_env, run_script, script_comma
 from hydra.utils import instantiate
 
 from kokoro_lab.checkpoint import COMPONENTS, load_into, read_checkpoint
-from kokoro_lab.configs import model_config
-from kokoro_lab.lightning.training import read_history
+from kokoro_lab.hydra_configs import model_config
+from kokoro_lab.lightning.callbacks import read_history
 from kokoro_lab.model import KokoroModel
 from kokoro_lab.tasks.train import train
 
@@ -297,8 +297,8 @@ def test_validation_media_reach_wandb_offline(tmp_path):
     W&B run (CSV loggers take no media and are skipped)."""
     from lightning.pytorch.loggers import CSVLogger, WandbLogger
 
-    from kokoro_lab.data.features import LogMelSpectrogram
-    from kokoro_lab.lightning.training import log_validation_media
+    from kokoro_lab.audio.features import LogMelSpectrogram
+    from kokoro_lab.lightning.media import log_validation_media
 
     wandb = WandbLogger(project="kokoro_lab_test", save_dir=str(tmp_path), offline=True)
     audio = 0.1 * torch.sin(torch.arange(12_000) / 10.0)

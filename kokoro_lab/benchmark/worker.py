@@ -15,6 +15,8 @@ import time
 import numpy as np
 import torch
 
+from kokoro_lab.config import SAMPLE_RATE
+
 
 def _cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -44,7 +46,7 @@ def main(cfg: dict) -> dict:
         c0, t0 = _cpu_seconds(), time.perf_counter()
         audio = synth(phonemes, styles)
         wall, cpu = time.perf_counter() - t0, _cpu_seconds() - c0
-        runs.append((wall, sum(len(a) for a in audio) / 24000, cpu))
+        runs.append((wall, sum(len(a) for a in audio) / SAMPLE_RATE, cpu))
     per_run_rtf = [wall / seconds for wall, seconds, _ in runs]
     wall, seconds, _ = runs[int(np.argsort(per_run_rtf)[len(runs) // 2])]
     return {
@@ -113,7 +115,7 @@ def quality(cfg: dict) -> dict:
         model.bf16_decoder = bf16
         pipe = Pipeline(model, load_voice(cfg["voice"]), lang="en-us", seed=0)
         audio = [r.audio.numpy() for r in pipe.synthesize_batch(cfg["sentences"], batch_size=4)]
-        out[f"wer_{name}"] = wer(cfg["sentences"], asr.transcribe_batch(audio, 24000))
+        out[f"wer_{name}"] = wer(cfg["sentences"], asr.transcribe_batch(audio, SAMPLE_RATE))
     return out
 
 

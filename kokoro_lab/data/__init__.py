@@ -1,1 +1,1 @@
-"""Datasets and evaluation sets."""
+"""Training data: the LJSpeech metadata reader, cached datasets, the sampler, the datamodule."""

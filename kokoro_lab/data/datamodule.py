@@ -11,21 +11,24 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import lightning as L
 from torch.utils.data import DataLoader
 
+from kokoro_lab.audio.features import FeatureSettings
 from kokoro_lab.data.dataset import (
-    DEFAULT_COLUMNS,
-    DEFAULT_SPEAKER,
     SpeechDataset,
     attach_reference_durations,
     collate,
     prepare_manifest,
 )
-from kokoro_lab.data.features import FeatureSettings
+from kokoro_lab.data.metadata import DEFAULT_COLUMNS, DEFAULT_SPEAKER
 from kokoro_lab.data.sampler import BucketBatchSampler, ResumableDataLoader
 from kokoro_lab.errors import UserFileError, UserValueError
+
+if TYPE_CHECKING:
+    from kokoro_lab.model import KokoroModel
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +49,12 @@ class KokoroDataModule(L.LightningDataModule):
         out, or shared with training when `val_from_train` (monitoring an overfit).
     batch_size: clips per process; the global batch is batch_size x world size.
     min_frames: clips shorter (in 600-sample frames) are skipped: the training segment length.
-    reference_durations: null, "pretrained" (what Kokoro-82M predicts from the text, with the
-        mean style of `reference_voice`, stretched to each clip; a prior for the aligner) or
-        "file" (DATA_DIR/durations.json, as the synthetic datasets record them; diagnostics).
+    reference_durations: null, "pretrained" (what `reference_model` predicts from the text,
+        with the mean style of `reference_voice`, stretched to each clip; a prior for the
+        aligner) or "file" (DATA_DIR/durations.json, as the synthetic datasets record them;
+        diagnostics).
+    reference_model: the model that predicts "pretrained" reference durations; the training
+        task passes the run's own initial model (`init`), not a config value.
     """
 
     def __init__(
@@ -75,6 +81,7 @@ class KokoroDataModule(L.LightningDataModule):
         reference_durations: str | None = None,
         reference_voice: str = "jf_alpha",
         feature_workers: int = 1,
+        reference_model: KokoroModel | None = None,
     ):
         super().__init__()
         if data_dir is None and not synthetic:
@@ -98,6 +105,7 @@ class KokoroDataModule(L.LightningDataModule):
         self.bucket_batches, self.drop_last, self.seed = bucket_batches, drop_last, seed
         self.settings = FeatureSettings(**(features or {}))
         self.reference_durations, self.reference_voice = reference_durations, reference_voice
+        self.reference_model = reference_model
         self.feature_workers = feature_workers
         self.train_set: SpeechDataset | None = None
         self.val_set: SpeechDataset | None = None
@@ -116,7 +124,11 @@ class KokoroDataModule(L.LightningDataModule):
         )
         if self.reference_durations:
             attach_reference_durations(
-                manifest, self.reference_durations, directory, self.reference_voice
+                manifest,
+                self.reference_durations,
+                directory,
+                self.reference_voice,
+                self.reference_model,
             )
         return manifest
 

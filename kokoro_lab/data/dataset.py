@@ -3,13 +3,8 @@
 Axes: b batch, t tokens (with the two boundary pads), m mel bins, F mel frames (300 samples),
 n samples at 24 kHz.
 
-Layout: `DIR/metadata.csv` with `|`-separated rows and `DIR/wavs/ID.wav`. The columns default to
-`id|text|speaker` (a row with only `id|text` belongs to the default speaker); LJSpeech's own file
-is `id|raw text|normalized text`, read with `columns=[id, raw, text]` (or `[id, text, normalized]`:
-a non-empty `normalized` column is spoken instead of `text`). A `phonemes` column, when named, is
-used as given instead of G2P. Rows that cannot be used are reported as `BadRow(file, row, reason)`
-(the wav, the 1-based metadata line, why); `kokoro_lab/voicepack/data.py` reads speaker folders
-with the same parser.
+The rows come from `kokoro_lab.data.metadata.read_metadata` (its docstring has the rules:
+columns, speaker default, bad rows), the reader voice fitting and evaluation use too.
 
 `prepare_manifest` resamples every clip to 24 kHz, phonemizes its text, computes the log-mel and
 pyin F0 once and stores one file per clip under a directory named by the hash of the feature
@@ -20,13 +15,13 @@ alignment) are skipped, logged and listed in `bad_rows.tsv` next to the cache.
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -34,39 +29,18 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
+from kokoro_lab.audio.features import LOG_FLOOR, FeatureSettings, LogMelSpectrogram, clip_features
+from kokoro_lab.audio.io import PCM_SCALE, load_audio
 from kokoro_lab.config import CONTEXT_LENGTH
-from kokoro_lab.data.features import LOG_FLOOR, FeatureSettings, LogMelSpectrogram, clip_features
+from kokoro_lab.data.metadata import DEFAULT_COLUMNS, DEFAULT_SPEAKER, BadRow, Row, read_metadata
 from kokoro_lab.errors import UserFileError, UserValueError
 from kokoro_lab.io import atomic_write
+from kokoro_lab.modules.length_regulator import rescale_durations
+
+if TYPE_CHECKING:
+    from kokoro_lab.model import KokoroModel
 
 log = logging.getLogger(__name__)
-
-METADATA = "metadata.csv"
-DEFAULT_COLUMNS = ("id", "text", "speaker")
-DEFAULT_SPEAKER = "speaker"
-PCM_SCALE = 32767.0
-
-
-@dataclass
-class Row:
-    """One metadata row: clip id, text (or phonemes), speaker name, the audio file and the
-    row's 1-based line in metadata.csv."""
-
-    id: str
-    text: str
-    speaker: str
-    wav: Path
-    phonemes: str | None = None
-    line: int = 0
-
-
-@dataclass
-class BadRow:
-    """A metadata row that was skipped: its audio file, its 1-based line and why."""
-
-    file: str
-    row: int
-    reason: str
 
 
 @dataclass
@@ -77,61 +51,6 @@ class Manifest:
     entries: list[dict]
     speakers: list[str]
     bad_rows: list[BadRow] = field(default_factory=list)
-
-
-def read_metadata(
-    data_dir: str | os.PathLike,
-    columns: Sequence[str] = DEFAULT_COLUMNS,
-    metadata: str = METADATA,
-    default_speaker: str = DEFAULT_SPEAKER,
-) -> tuple[list[Row], list[BadRow]]:
-    """`DIR/metadata.csv` -> rows whose wav exists, and the rows without id, text or file.
-
-    A non-empty `normalized` column (LJSpeech's normalized text) is spoken instead of `text`.
-    """
-    data_dir = Path(data_dir)
-    path = data_dir / metadata
-    columns = list(columns)
-    if not path.is_file():
-        raise UserFileError(
-            f"no {metadata} in {str(data_dir)!r}: the folder holds metadata.csv (rows "
-            f"`{'|'.join(columns)}`) and wavs/ID.wav"
-        )
-    if "id" not in columns or not ({"text", "phonemes"} & set(columns)):
-        raise UserValueError(f"columns={columns} must name `id` and `text` (or `phonemes`)")
-    rows, bad = [], []
-    with open(path, encoding="utf-8", newline="") as f:
-        for n, fields in enumerate(csv.reader(f, delimiter="|", quoting=csv.QUOTE_NONE), 1):
-            if not fields or not "".join(fields).strip():
-                continue
-            named = dict(zip(columns, (x.strip() for x in fields)))
-            clip_id = named.get("id", "")
-            text = named.get("normalized") or named.get("text", "")
-            phonemes = named.get("phonemes") or None
-            wav = data_dir / "wavs" / f"{clip_id}.wav"
-            if not clip_id:
-                bad.append(BadRow(str(wav), n, "empty id"))
-            elif not text and not phonemes:
-                bad.append(BadRow(str(wav), n, "empty text"))
-            elif not wav.is_file():
-                bad.append(BadRow(str(wav), n, "missing file"))
-            else:
-                speaker = named.get("speaker") or default_speaker
-                rows.append(Row(clip_id, text, speaker, wav, phonemes, line=n))
-    return rows, bad
-
-
-def load_audio(path: Path, sample_rate: int) -> np.ndarray:
-    """A sound file -> mono float32 (n,) at `sample_rate` (soxr resampling when needed)."""
-    import soundfile as sf
-
-    audio, sr = sf.read(path, dtype="float32", always_2d=True)
-    audio = audio.mean(axis=1)
-    if sr != sample_rate:
-        import librosa
-
-        audio = librosa.resample(audio, orig_sr=sr, target_sr=sample_rate, res_type="soxr_hq")
-    return np.ascontiguousarray(audio, dtype=np.float32)
 
 
 def cache_key(settings: FeatureSettings, lang: str) -> str:
@@ -279,46 +198,41 @@ def prepare_manifest(
     return Manifest(out_dir, entries, speakers, bad)
 
 
-def rescale_durations(durations: Sequence[int], frames: int) -> list[int]:
-    """Integer durations (t) -> t integers >= 1 summing to `frames`, proportional to the input
-    (cumulative rounding, so no token drifts by more than a frame)."""
-    d = np.maximum(np.asarray(durations, dtype=np.float64), 1e-3)
-    t = len(d)
-    if frames < t:
-        raise UserValueError(f"{frames} frames cannot hold {t} tokens")
-    ends = np.round(np.cumsum(d) * frames / d.sum()).astype(np.int64)
-    for k in range(t):  # every token at least one frame, and room left for the rest
-        low = (ends[k - 1] if k else 0) + 1
-        ends[k] = min(max(ends[k], low), frames - (t - 1 - k))
-    ends[-1] = frames
-    return np.diff(np.concatenate([[0], ends])).tolist()
-
-
-def pretrained_durations(
-    token_lists: Sequence[Sequence[int]], voice: str = "jf_alpha"
+def predicted_durations(
+    model: KokoroModel, token_lists: Sequence[Sequence[int]], voice: str = "jf_alpha"
 ) -> list[list[int]]:
-    """Durations the pretrained Kokoro-82M predicts for each token sequence with the mean style
-    of `voice` (the embedded weights; bert + predictor only, no audio)."""
-    from kokoro_lab.model import load_model
+    """token_lists (t each) -> the durations (t each) `model` predicts with the mean style of
+    `voice` (bert + predictor only, no audio), in eval mode (dropout off); the model's mode is
+    restored afterwards."""
     from kokoro_lab.voices import load_voice
 
-    model = load_model()
-    style = load_voice(voice).pack.mean(dim=(0, 1))[None]
+    device = next(model.parameters()).device
+    style = load_voice(voice).pack.mean(dim=(0, 1))[None].to(device)
+    was_training = model.training
+    model.eval()
     out = []
-    with torch.inference_mode():
-        for ids in token_lists:
-            prosody, _ = model.predict_prosody(torch.tensor([list(ids)]), style)
-            out.append(prosody.durations[0].tolist())
+    try:
+        with torch.inference_mode():
+            for ids in token_lists:
+                tokens = torch.tensor([list(ids)], device=device)
+                prosody, _ = model.predict_prosody(tokens, style)
+                out.append(prosody.durations[0].tolist())
+    finally:
+        model.train(was_training)
     return out
 
 
 def attach_reference_durations(
-    manifest: Manifest, source: str, data_dir: Path, voice: str = "jf_alpha"
+    manifest: Manifest,
+    source: str,
+    data_dir: Path,
+    voice: str = "jf_alpha",
+    model: KokoroModel | None = None,
 ) -> None:
     """Give every entry `ref_durations` (t) summing to its frames, from `source`:
     "file" reads DATA_DIR/durations.json (the rendering model's, synthetic data only);
-    "pretrained" asks the pretrained Kokoro-82M (text only, so any dataset has them).
-    Kept in the manifest, so each clip is predicted once."""
+    "pretrained" asks `model` (the run's pretrained initial model; text only, so any dataset has
+    them). Kept in the manifest, so each clip is predicted once."""
     tag = f"{source}:{voice}" if source == "pretrained" else source
     todo = [e for e in manifest.entries if e.get("ref_source") != tag]
     if not todo:
@@ -333,7 +247,12 @@ def attach_reference_durations(
     elif source == "pretrained":
         from kokoro_lab.text import model_input_ids
 
-        raw = pretrained_durations([model_input_ids(e["phonemes"]) for e in todo], voice)
+        if model is None:
+            raise ValueError(  # a bug: the caller must inject the model (tasks/train.py does)
+                "reference_durations=pretrained needs the model that predicts them: pass "
+                "reference_model= (the training task passes the run's initial model)"
+            )
+        raw = predicted_durations(model, [model_input_ids(e["phonemes"]) for e in todo], voice)
     else:
         raise UserValueError(f"reference_durations={source!r}: use null, 'file' or 'pretrained'")
     for entry, d in zip(todo, raw):

@@ -15,8 +15,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from kokoro_lab.data.eval_sets import harvard_sentences
 from kokoro_lab.errors import UserValueError
+from kokoro_lab.evaluation.texts import harvard_sentences
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def render_dataset(
     An existing directory made with the same recipe is reused; the directory appears whole
     (written beside it, then renamed) so an interrupted render leaves nothing half-made.
     """
-    from kokoro_lab.audio import write_wav
+    from kokoro_lab.audio.io import write_wav
     from kokoro_lab.model import load_model
     from kokoro_lab.pipeline import Pipeline
     from kokoro_lab.voices import load_voice

@@ -2,7 +2,8 @@
 the Markdown report and plots. `kokoro_lab.lightning.evaluation` runs them with Lightning and
 `kokoro_lab.tasks.evaluate` is the task behind scripts/evaluate.py.
 
-- `sets`     evaluation texts: Harvard sentences, a text file, an LJSpeech-layout folder
+- `texts`    the texts shipped with the package: Harvard sentences; numbers, dates, heteronyms
+- `sets`     evaluation sets: Harvard sentences, a text file, an LJSpeech-layout folder
 - `systems`  what speaks them: a Kokoro pipeline (synthesis), or a folder of existing WAVs
 - `scoring`  `UtteranceScorer`: one row of metrics per (system, utterance)
 - `summary`  per-system, per-length-bucket aggregation; the definition of every number

@@ -268,7 +268,7 @@ def markdown_report(study: dict) -> str:
         "Kokoro-82M v1.0 weights.",
         f"- Recognition: Whisper tiny.en (CTranslate2 int8, faster-whisper), beam size "
         f"{asr['beam_size']}, temperature 0; WER/CER from `kokoro_lab.metrics.error_rate` "
-        "(both sides normalized: lowercase, no punctuation, numbers as words).",
+        "(both sides normalized by Whisper's English normaliser, `whisper-normalizer`).",
         "- Modes: `misaki` misaki's English G2P (what v1.0 was trained on); `espeak` our espeak-ng "
         "output mapped to misaki's symbols; `espeak-ipa` raw espeak-ng IPA filtered to the "
         "vocabulary, exactly as kokoro-onnx feeds it.",

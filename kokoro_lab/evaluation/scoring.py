@@ -14,7 +14,8 @@ import logging
 
 import numpy as np
 
-from kokoro_lab.evaluation.sets import EvalItem, EvalSet, read_audio
+from kokoro_lab.audio.io import read_audio
+from kokoro_lab.evaluation.sets import EvalItem, EvalSet
 from kokoro_lab.evaluation.systems import Rendered
 from kokoro_lab.metrics import (
     DNSMOS,
@@ -145,7 +146,7 @@ class UtteranceScorer:
         ref_audio, ref_rate = ref
         audio = rendered.audio
         if ref_rate != rendered.sample_rate:  # the paired metrics take one rate
-            from kokoro_lab.metrics._audio import resample
+            from kokoro_lab.audio.checks import resample
 
             audio = resample(audio, rendered.sample_rate, ref_rate)
         pitch = self.f0(ref_audio, audio, ref_rate)

@@ -6,23 +6,24 @@ Three sources, one shape (`EvalSet` of `EvalItem`s):
   skipped, not counted) is item k, whose audio in an `audio_dir` is `{k:04d}.wav`;
 - an LJSpeech-layout folder with reference recordings (`ljspeech_set`): `metadata.csv` rows
   `id|text[|normalized text]` and `wavs/ID.wav`; the normalized column, when present, is what
-  is spoken and scored (it spells numbers out).
-Axes: n samples.
+  is spoken and scored (it spells numbers out); the rows are read by `kokoro_lab.data.metadata`.
+Reference recordings are read by `kokoro_lab.audio.io.read_audio`.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-from kokoro_lab.audio import read_text_file
-from kokoro_lab.data.eval_sets import HARVARD_FILE, harvard_sentences
+from kokoro_lab.data.metadata import METADATA, read_metadata
 from kokoro_lab.errors import UserFileError, UserValueError
+from kokoro_lab.evaluation.texts import HARVARD_FILE, harvard_sentences
+from kokoro_lab.io import read_text_file
+
+#: LJSpeech's own metadata columns; a non-empty `normalized` (numbers spelled out) is spoken.
+LJSPEECH_COLUMNS = ("id", "text", "normalized")
 
 
 @dataclass(frozen=True)
@@ -107,35 +108,23 @@ def text_file_set(path: str | os.PathLike, limit: int | None = None) -> EvalSet:
 
 
 def ljspeech_set(data_dir: str | os.PathLike, limit: int | None = None) -> EvalSet:
-    """An LJSpeech-layout folder: `metadata.csv` (`id|text[|normalized]`, no header) and
-    `wavs/ID.wav` for every row."""
+    """An LJSpeech-layout folder, read by the one metadata reader (`kokoro_lab.data.metadata`,
+    whose docstring has the rules) with LJSpeech's columns `id|text|normalized`. Evaluation
+    needs every row: a bad row (empty id or text, missing recording) refuses the set."""
     root = Path(data_dir)
-    metadata = root / "metadata.csv"
-    if not metadata.is_file():
-        raise UserFileError(
-            f"data_dir={str(root)!r} has no metadata.csv: an LJSpeech-layout folder holds "
-            "metadata.csv (rows `id|text[|normalized text]`) and wavs/ID.wav"
+    rows, bad = read_metadata(root, LJSPEECH_COLUMNS)
+    metadata = root / METADATA
+    if bad:
+        first = bad[0]
+        error = UserFileError if first.reason == "missing file" else UserValueError
+        raise error(
+            f"{metadata}:{first.row}: {first.reason} ({first.file}), and {len(bad) - 1} more "
+            "bad rows: every row needs `id|text[|normalized text]` and its recording wavs/ID.wav"
         )
-    with open(metadata, encoding="utf-8", newline="") as f:
-        rows = [r for r in csv.reader(f, delimiter="|", quoting=csv.QUOTE_NONE) if any(r)]
-    items = []
-    for line, row in enumerate(rows, 1):
-        if len(row) < 2 or not row[0].strip() or not row[1].strip():
-            raise UserValueError(
-                f"{metadata}:{line} should read `id|text[|normalized text]`, got {'|'.join(row)!r}"
-            )
-        uid = row[0].strip()
-        text = (row[2] if len(row) > 2 and row[2].strip() else row[1]).strip()
-        wav = root / "wavs" / f"{uid}.wav"
-        if not wav.is_file():
-            raise UserFileError(
-                f"{metadata}:{line} names {uid!r} but {wav} does not exist: every row needs "
-                "its recording in wavs/ID.wav"
-            )
-        items.append(EvalItem(len(items) + 1, uid, text, wav))
-    if not items:
+    if not rows:
         raise UserValueError(f"{metadata} has no rows to evaluate")
-    items = _limited(tuple(items), limit)
+    items = tuple(EvalItem(k, row.id, row.text, row.wav) for k, row in enumerate(rows, 1))
+    items = _limited(items, limit)
     source = {"kind": "ljspeech", "path": str(root), "sha256": _digest([i.text for i in items])}
     return EvalSet(root.name, items, source)
 
@@ -153,19 +142,3 @@ def eval_set_from_config(cfg) -> EvalSet:
         return text_file_set(cfg.text_file, limit)
     count = int(cfg.get("num_sentences") or 20)
     return harvard_set(min(count, limit) if limit else count)
-
-
-def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
-    """A sound file -> (audio (n,) float32 in [-1, 1], mono (channels averaged), sample rate)."""
-    import soundfile as sf
-
-    path = Path(path)
-    if not path.is_file():
-        raise UserFileError(f"audio file {str(path)!r} does not exist")
-    try:
-        audio, rate = sf.read(path, dtype="float32", always_2d=True)
-    except sf.LibsndfileError as err:
-        raise UserValueError(f"cannot read {str(path)!r} as audio: {err}") from None
-    if audio.shape[0] == 0:
-        raise UserValueError(f"audio file {str(path)!r} is empty")
-    return audio.mean(axis=1), int(rate)

@@ -23,7 +23,8 @@ Z_95 = 1.96
 DEFINITIONS: dict[str, str] = {
     "wer": "word error rate, a fraction: (substitutions + deletions + insertions) / reference "
     "words, summed over all utterances before dividing; Whisper transcript vs the input text, "
-    "both normalized (lowercase, no punctuation, numbers as words: kokoro_lab.metrics.text_norm)",
+    "both normalized by Whisper's English normaliser (lowercase, no punctuation, contractions "
+    "expanded, numbers as digits: kokoro_lab.metrics.text_norm)",
     "wer_ci95": "95% percentile-bootstrap interval of wer, resampling utterances",
     "cer": "character error rate, a fraction: as wer over the characters of the normalized "
     "texts (spaces included)",

@@ -21,9 +21,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from kokoro_lab.audio.io import read_audio
 from kokoro_lab.config import SAMPLE_RATE
 from kokoro_lab.errors import UserFileError, UserValueError
-from kokoro_lab.evaluation.sets import EvalItem, EvalSet, read_audio
+from kokoro_lab.evaluation.sets import EvalItem, EvalSet
 from kokoro_lab.metrics.speed import SpeedMeter
 from kokoro_lab.pipeline import Pipeline
 

@@ -20,7 +20,7 @@ import lightning as L
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from kokoro_lab.audio import write_wav
+from kokoro_lab.audio.io import write_wav
 from kokoro_lab.evaluation.scoring import UtteranceScorer
 from kokoro_lab.evaluation.sets import EvalItem, EvalSet
 from kokoro_lab.evaluation.summary import summarize_systems
@@ -139,16 +139,9 @@ def _synthesizes(system) -> bool:
 
 
 def run_evaluation(
-    module: EvaluationModule, accelerator: str = "cpu", logger=False, batch_size: int = 1
+    module: EvaluationModule, trainer: L.Trainer, batch_size: int = 1
 ) -> EvaluationResult:
-    """`Trainer.test` over every (system, utterance) pair of the module -> EvaluationResult."""
-    trainer = L.Trainer(
-        accelerator=accelerator,
-        devices=1,
-        logger=logger,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-    )
+    """`trainer.test` over every (system, utterance) pair of the module -> EvaluationResult."""
     pairs = SystemUtterances(len(module.systems), len(module.eval_set))
     loader = DataLoader(pairs, batch_size=batch_size, collate_fn=_collate)
     trainer.test(module, loader, verbose=False)

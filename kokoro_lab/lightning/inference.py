@@ -8,13 +8,14 @@ atomic file per line, so an interrupted run never leaves a partial WAV.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import lightning as L
 from lightning.pytorch.callbacks import BasePredictionWriter
 from torch.utils.data import DataLoader, Dataset
 
-from kokoro_lab.audio import write_wav
+from kokoro_lab.audio.io import write_wav
 from kokoro_lab.errors import UserValueError
 from kokoro_lab.pipeline import Pipeline
 
@@ -74,26 +75,21 @@ class WavWriter(BasePredictionWriter):
 
 
 def synthesize_lines(
+    make_trainer: Callable[..., L.Trainer],
     pipeline: Pipeline,
     lines: list[str],
     output_dir: str | os.PathLike,
     phonemes: bool = False,
-    accelerator: str = "cpu",
-    devices: int | str = 1,
     batch_size: int = 4,
 ) -> list[Path]:
-    """Every non-empty line -> output_dir/NNNN.wav (NNNN = the line number); returns the paths."""
+    """Every non-empty line -> output_dir/NNNN.wav (NNNN = the line number); returns the paths.
+
+    `make_trainer(**overrides)` builds the Trainer (e.g. `partial(kokoro_lab.lightning.trainer.
+    make_trainer, cfg)`); it is given the WAV writer callback and no checkpointing."""
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     writer = WavWriter(output_dir)
-    trainer = L.Trainer(
-        accelerator=accelerator,
-        devices=devices,
-        logger=False,
-        enable_checkpointing=False,
-        callbacks=[writer],
-        enable_model_summary=False,
-    )
+    trainer = make_trainer(callbacks=[writer], enable_checkpointing=False)
     loader = DataLoader(LinesDataset(lines), batch_size=batch_size, collate_fn=_collate)
     trainer.predict(SynthesisModule(pipeline, phonemes), loader, return_predictions=False)
     return sorted(writer.written)

@@ -5,7 +5,7 @@ L segment frames, n samples, m mel bins, s style (one half of a voicepack row).
 
 One training step, per batch:
   aligner(tokens, mel) -> soft alignment -> forward-sum loss; MAS -> durations (b, t)
-    (optionally guided by a prior band around reference durations: see DEFAULT_ALIGNMENT)
+    (optionally guided by a prior band around reference durations: schemas/train.py Alignment)
   style_encoder / predictor_encoder(a random mel crop of the clip) -> style = [acoustic | prosodic]
   text_encoder(tokens) expanded by the durations, cut to a random L-frame segment,
   decoder(segment, real F0 (pyin), real energy N, acoustic style) -> audio
@@ -30,26 +30,24 @@ over processes sees the same crops and noise as in one process.
 from __future__ import annotations
 
 import logging
-import math
-import time
 from collections.abc import Sequence
-from pathlib import Path
+from functools import partial
 
 import lightning as L
-import numpy as np
 import torch
-from einops import rearrange
-from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor, nn
 
-from kokoro_lab.data.features import (
+from kokoro_lab.audio.features import (
     FeatureSettings,
     LogMelSpectrogram,
     energy_from_log_mel,
     normalize_log_mel,
 )
-from kokoro_lab.errors import UserFileError, UserValueError
+from kokoro_lab.checkpoint import COMPONENTS as MODEL_COMPONENTS
+from kokoro_lab.errors import UserValueError
+from kokoro_lab.lightning.lr_schedule import warmup_cosine
+from kokoro_lab.lightning.media import log_validation_media
 from kokoro_lab.losses import (
     MultiResolutionSTFTLoss,
     bin_loss,
@@ -70,59 +68,21 @@ from kokoro_lab.modules.aligner import (
     monotonic_alignment,
     reference_log_prior,
 )
-from kokoro_lab.modules.alignment import expand_to_frames, frame_to_token
 from kokoro_lab.modules.discriminators import Discriminators
+from kokoro_lab.modules.length_regulator import expand_to_frames, frame_to_token
 from kokoro_lab.modules.style_encoder import MIN_FRAMES as STYLE_MIN_FRAMES
 from kokoro_lab.modules.style_encoder import StyleEncoder
+from kokoro_lab.schemas.train import Alignment, LossWeights, Optim, Schedule
+from kokoro_lab.schemas.validate import known_dict
 
 log = logging.getLogger(__name__)
 
-#: Kokoro's own components, then the training-only ones (StyleTTS 2 names).
-MODEL_COMPONENTS = ("bert", "bert_encoder", "predictor", "text_encoder", "decoder")
+#: Kokoro's own components (the official checkpoint's), then the training-only ones (StyleTTS 2).
 COMPONENTS = (*MODEL_COMPONENTS, "style_encoder", "predictor_encoder", "aligner")
 #: What the duration, F0 and energy losses reach: with all of it frozen the joint stage skips them.
 PROSODY_COMPONENTS = ("bert", "bert_encoder", "predictor", "predictor_encoder")
-DEFAULT_WEIGHTS = {
-    "mel": 5.0,  # StyleTTS 2's lambda_mel
-    "stft": 1.0,
-    "adv": 1.0,
-    "fm": 2.0,  # HiFi-GAN
-    "align": 1.0,
-    "bin": 1.0,
-    "dur": 1.0,
-    "dur_ce": 20.0,  # StyleTTS 2's lambda_ce
-    "f0": 1.0,
-    "energy": 1.0,
-}
-DEFAULT_SCHEDULE = {
-    "aligner_warmup": 0,
-    "joint_start": 0,
-    "adversarial_start": 0,  # -1: never
-    "bin_loss_start": 0,
-}
 #: Non-finite batches in a row before training gives up.
 MAX_SKIPPED = 10
-DEFAULT_ALIGNMENT = {
-    # "aligner": durations by MAS on the learned alignment; "reference": the batch's
-    # ref_durations (data.reference_durations) are used as they are.
-    "source": "aligner",
-    # weight of a log-prior band around the reference durations added before MAS (0: none)
-    "reference_prior": 0.0,
-    "band": 2.0,  # frames of slack of that band beyond half a token's reference duration
-}
-DEFAULT_OPTIM = {
-    "lr": 1e-4,
-    "betas": (0.0, 0.99),  # StyleTTS 2
-    "eps": 1e-8,
-    "weight_decay": 1e-4,
-    # lr multipliers by component or parameter prefix (the longest match wins); StyleTTS 2
-    # trains PL-BERT at a tenth of the rate
-    "lr_scales": {"bert": 0.1},
-    "discriminator_lr": None,  # None: lr
-    "warmup_steps": 0,
-    "decay_steps": None,  # cosine decay over this many steps after warm-up; None: constant
-    "min_lr_ratio": 0.1,
-}
 
 
 def _mix(*parts: int) -> int:
@@ -176,10 +136,12 @@ class KokoroTraining(L.LightningModule):
         self.predictor_encoder = predictor_encoder
         self.aligner = aligner
         self.discriminator = discriminator
-        self.weights = {**DEFAULT_WEIGHTS, **(loss_weights or {})}
-        self.schedule = {**DEFAULT_SCHEDULE, **(schedule or {})}
-        self.optim = {**DEFAULT_OPTIM, **(optim or {})}
-        self.alignment = {**DEFAULT_ALIGNMENT, **(alignment or {})}
+        # The defaults are the config schema's (kokoro_lab/schemas/train.py), the one source;
+        # a key they do not define is a UserValueError naming it.
+        self.weights = known_dict(LossWeights, loss_weights, "loss_weights")
+        self.schedule = known_dict(Schedule, schedule, "schedule")
+        self.optim = known_dict(Optim, optim, "optim")
+        self.alignment = known_dict(Alignment, alignment, "alignment")
         if self.alignment["source"] not in ("aligner", "reference"):
             raise UserValueError(
                 f"alignment.source={self.alignment['source']!r}: aligner|reference"
@@ -252,6 +214,37 @@ class KokoroTraining(L.LightningModule):
     # -- optimizers --------------------------------------------------------------------------
 
     def configure_optimizers(self):
+        """AdamW for the generator side (one parameter group per lr_scales multiplier) and for
+        the discriminators, each under the warm-up + cosine schedule."""
+        o = self.optim
+        g_opt = torch.optim.AdamW(
+            [{"params": ps, "lr": o["lr"] * s} for s, ps in self._scaled_parameters().items()],
+            betas=tuple(o["betas"]),
+            eps=o["eps"],
+            weight_decay=o["weight_decay"],
+        )
+        schedule = partial(
+            warmup_cosine,
+            warmup_steps=o["warmup_steps"],
+            decay_steps=o["decay_steps"],
+            min_lr_ratio=o["min_lr_ratio"],
+        )
+        schedulers = [schedule(g_opt)]
+        if self.discriminator is None:
+            return [g_opt], schedulers
+        d_opt = torch.optim.AdamW(
+            self.discriminator.parameters(),
+            lr=o["discriminator_lr"] or o["lr"],
+            betas=tuple(o["betas"]),
+            eps=o["eps"],
+            weight_decay=o["weight_decay"],
+        )
+        schedulers.append(schedule(d_opt))
+        return [g_opt, d_opt], schedulers
+
+    def _scaled_parameters(self) -> dict[float, list[nn.Parameter]]:
+        """Trainable parameters by learning-rate multiplier: `optim.lr_scales` maps component
+        names or parameter prefixes to multipliers, the longest match winning (default 1)."""
         o = self.optim
         scales = {k: float(v) for k, v in (o["lr_scales"] or {}).items()}
         every = {f"{c}.{n}": p for c in COMPONENTS for n, p in self.component(c).named_parameters()}
@@ -267,36 +260,7 @@ class KokoroTraining(L.LightningModule):
             matches = [k for k in scales if name == k or name.startswith(k + ".")]
             scale = scales[max(matches, key=len)] if matches else 1.0
             groups.setdefault(scale, []).append(p)
-        g_opt = torch.optim.AdamW(
-            [{"params": ps, "lr": o["lr"] * s} for s, ps in groups.items()],
-            betas=tuple(o["betas"]),
-            eps=o["eps"],
-            weight_decay=o["weight_decay"],
-        )
-        warmup = max(int(o["warmup_steps"]), 0)
-        decay, floor = o["decay_steps"], float(o["min_lr_ratio"])
-
-        def ramp(step: int) -> float:
-            """Linear warm-up, then constant or a cosine down to min_lr_ratio."""
-            if step < warmup:
-                return (step + 1) / warmup
-            if not decay:
-                return 1.0
-            progress = min((step - warmup) / decay, 1.0)
-            return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
-
-        schedulers = [torch.optim.lr_scheduler.LambdaLR(g_opt, ramp)]
-        if self.discriminator is None:
-            return [g_opt], schedulers
-        d_opt = torch.optim.AdamW(
-            self.discriminator.parameters(),
-            lr=o["discriminator_lr"] or o["lr"],
-            betas=tuple(o["betas"]),
-            eps=o["eps"],
-            weight_decay=o["weight_decay"],
-        )
-        schedulers.append(torch.optim.lr_scheduler.LambdaLR(d_opt, ramp))
-        return [g_opt, d_opt], schedulers
+        return groups
 
     def _optimizers(self):
         opts = self.optimizers()
@@ -391,19 +355,51 @@ class KokoroTraining(L.LightningModule):
     # -- training ----------------------------------------------------------------------------
 
     def training_step(self, batch: dict, batch_idx: int) -> None:
+        """Generator losses -> (adversarial stage) discriminator update and adversarial losses
+        -> weighted total -> backward and, at the end of an accumulation window, the update.
+        A non-finite loss on any process skips the batch (see `_skip_step`)."""
         torch.manual_seed(_mix(self.seed, self.current_epoch, batch_idx, self.global_rank))
         (g_opt, *d_opts), scheds = self._optimizers()
         d_opt = d_opts[0] if d_opts else None
-        stage, adversarial = self.stage(), self.adversarial()
-        first = batch_idx % self.accumulate == 0
-        last = (batch_idx + 1) % self.accumulate == 0 or (
-            batch_idx + 1 == self.trainer.num_training_batches
-        )
+        adversarial = self.adversarial()
+        first, last = self._accumulation_window(batch_idx)
         if first:
             g_opt.zero_grad()
             if d_opt is not None:
                 d_opt.zero_grad()
 
+        losses, fake, real = self.generator_losses(batch)
+        if not self._all_finite(sum(losses.values())):
+            self._skip_step(losses, batch, g_opt, d_opt)
+            return
+        if adversarial and fake is not None:
+            losses.update(self._adversarial_losses(fake, real, g_opt, d_opt, last))
+
+        total = sum(self.weights.get(k, 0.0) * v for k, v in losses.items() if k != "disc")
+        if not self._all_finite(total):
+            self._skip_step(losses, batch, g_opt, d_opt)
+            return
+        self._skipped = 0
+        self.manual_backward(total / self.accumulate)
+        if last:
+            self._generator_update(g_opt, scheds, adversarial)
+        losses["total"] = total.detach()
+        self._log_losses(losses, batch["tokens"].shape[0])
+
+    def _accumulation_window(self, batch_idx: int) -> tuple[bool, bool]:
+        """(first, last): whether this batch opens / closes a gradient-accumulation window."""
+        first = batch_idx % self.accumulate == 0
+        last = (batch_idx + 1) % self.accumulate == 0 or (
+            batch_idx + 1 == self.trainer.num_training_batches
+        )
+        return first, last
+
+    def generator_losses(
+        self, batch: dict
+    ) -> tuple[dict[str, Tensor], Tensor | None, Tensor | None]:
+        """The unweighted non-adversarial losses of the current stage, and the decoded and real
+        segments fake, real (b, 600 L) (None in the aligner warm-up)."""
+        stage = self.stage()
         aligned = self.align(batch)
         losses = {
             "align": forward_sum_loss(
@@ -420,46 +416,42 @@ class KokoroTraining(L.LightningModule):
             losses["stft"] = self.stft_loss(fake, real)
             if stage == "joint" and self.prosody_trains:
                 losses.update(self.prosody_losses(batch, aligned, style))
+        return losses, fake, real
 
-        if not self._all_finite(sum(losses.values())):
-            self._skip_step(losses, batch, g_opt, d_opt)
-            return
-        if adversarial and fake is not None:
-            self.toggle_optimizer(d_opt)
-            real_out = self.discriminator(real)
-            fake_out = self.discriminator(fake.detach())
-            loss_d = discriminator_loss([s for s, _ in real_out], [s for s, _ in fake_out])
-            self.manual_backward(loss_d / self.accumulate)
-            self.untoggle_optimizer(d_opt)
-            losses["disc"] = loss_d.detach()
-            if last:
-                self._discriminator_update(d_opt)
-                d_opt.zero_grad()
-            self.toggle_optimizer(g_opt)
-            fake_out = self.discriminator(fake)
-            with torch.no_grad():
-                real_maps = [m for _, m in self.discriminator(real)]
-            losses["adv"] = generator_adversarial_loss([s for s, _ in fake_out])
-            losses["fm"] = feature_matching_loss(real_maps, [m for _, m in fake_out])
-            self.untoggle_optimizer(g_opt)
-
-        total = sum(self.weights.get(k, 0.0) * v for k, v in losses.items() if k != "disc")
-        if not self._all_finite(total):
-            self._skip_step(losses, batch, g_opt, d_opt)
-            return
-        self._skipped = 0
-        self.manual_backward(total / self.accumulate)
+    def _adversarial_losses(self, fake, real, g_opt, d_opt, last: bool) -> dict[str, Tensor]:
+        """LSGAN: the discriminator's loss on real vs detached fake segments (backward, and its
+        own update at the end of the window), then the generator's adversarial and
+        feature-matching losses against the discriminator as it now is."""
+        self.toggle_optimizer(d_opt)
+        real_out = self.discriminator(real)
+        fake_out = self.discriminator(fake.detach())
+        loss_d = discriminator_loss([s for s, _ in real_out], [s for s, _ in fake_out])
+        self.manual_backward(loss_d / self.accumulate)
+        self.untoggle_optimizer(d_opt)
         if last:
-            if self.clip:
-                self.clip_gradients(
-                    g_opt, gradient_clip_val=self.clip, gradient_clip_algorithm="norm"
-                )
-            g_opt.step()
-            scheds[0].step()
-            if adversarial and len(scheds) > 1:
-                scheds[1].step()
-        losses["total"] = total.detach()
-        self._log_losses(losses, batch["tokens"].shape[0])
+            self._discriminator_update(d_opt)
+            d_opt.zero_grad()
+        self.toggle_optimizer(g_opt)
+        fake_out = self.discriminator(fake)
+        with torch.no_grad():
+            real_maps = [m for _, m in self.discriminator(real)]
+        losses = {
+            "disc": loss_d.detach(),
+            "adv": generator_adversarial_loss([s for s, _ in fake_out]),
+            "fm": feature_matching_loss(real_maps, [m for _, m in fake_out]),
+        }
+        self.untoggle_optimizer(g_opt)
+        return losses
+
+    def _generator_update(self, g_opt, scheds, adversarial: bool) -> None:
+        """Clip, step the generator (this advances global_step) and the learning-rate schedules
+        (the discriminator's only while it trains)."""
+        if self.clip:
+            self.clip_gradients(g_opt, gradient_clip_val=self.clip, gradient_clip_algorithm="norm")
+        g_opt.step()
+        scheds[0].step()
+        if adversarial and len(scheds) > 1:
+            scheds[1].step()
 
     def _all_finite(self, value: Tensor) -> bool:
         """True when the loss is finite on every process (so all of them skip, or none)."""
@@ -528,6 +520,8 @@ class KokoroTraining(L.LightningModule):
     # -- validation --------------------------------------------------------------------------
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
+        """Whole clips, teacher-forced (MAS durations, real F0 and N, each clip's own style):
+        mel, alignment and prosody losses under val/, media for the first batch."""
         aligned = self.align(batch)
         b = batch["tokens"].shape[0]
         styles = torch.stack(
@@ -536,32 +530,9 @@ class KokoroTraining(L.LightningModule):
                 for i in range(b)
             ]
         )
-        tv = batch["token_valid"]
-        index, frame_valid = frame_to_token(aligned["durations"])
-        t_en = self.model.text_encoder(batch["tokens"], tv)
-        asr = expand_to_frames(t_en, index)
-        frames = asr.shape[-1]
-        energy = energy_from_log_mel(batch["mel"])[:, : 2 * frames]
-        generators = [self._item_generator(i, salt=3) for i in batch["index"].tolist()]
-        audio = self.model.decoder(
-            asr,
-            batch["f0"][:, : 2 * frames],
-            energy,
-            self.model.decoder_style(styles),
-            frame_valid,
-            generators,
-        )
-        spf = self.model.samples_per_frame
-        mel = torch.stack(
-            [
-                mel_loss(
-                    self.mel, audio[i : i + 1, : spf * n], batch["audio"][i : i + 1, : spf * n]
-                )
-                for i, n in enumerate(aligned["frame_lengths"].tolist())
-            ]
-        ).mean()
+        audio = self._reconstruct(batch, aligned, styles)
         losses = {
-            "mel": mel,
+            "mel": self._clip_mel_loss(audio, batch["audio"], aligned["frame_lengths"]),
             "align": forward_sum_loss(
                 aligned["logits"], aligned["token_lengths"], aligned["frame_lengths"]
             ),
@@ -570,9 +541,39 @@ class KokoroTraining(L.LightningModule):
         self.log_dict(
             {f"val/{k}": v for k, v in losses.items()}, on_epoch=True, sync_dist=True, batch_size=b
         )
-        self.log("val/loss", mel, on_epoch=True, sync_dist=True, batch_size=b, prog_bar=True)
+        self.log(
+            "val/loss", losses["mel"], on_epoch=True, sync_dist=True, batch_size=b, prog_bar=True
+        )
         if batch_idx == 0 and not self.trainer.sanity_checking:
             self._log_media(batch, aligned, audio, styles)
+
+    def _reconstruct(self, batch: dict, aligned: dict, styles: Tensor) -> Tensor:
+        """The decoder on whole clips: text features expanded by the durations, the real F0
+        and N, the acoustic half of styles (b, 2s) -> audio (b, 600 f)."""
+        index, frame_valid = frame_to_token(aligned["durations"])
+        t_en = self.model.text_encoder(batch["tokens"], batch["token_valid"])
+        asr = expand_to_frames(t_en, index)
+        frames = asr.shape[-1]
+        energy = energy_from_log_mel(batch["mel"])[:, : 2 * frames]
+        generators = [self._item_generator(i, salt=3) for i in batch["index"].tolist()]
+        return self.model.decoder(
+            asr,
+            batch["f0"][:, : 2 * frames],
+            energy,
+            self.model.decoder_style(styles),
+            frame_valid,
+            generators,
+        )
+
+    def _clip_mel_loss(self, fake: Tensor, real: Tensor, frame_lengths: Tensor) -> Tensor:
+        """Mean over clips of the mel loss on each clip's valid samples: fake, real (b, n)."""
+        spf = self.model.samples_per_frame
+        return torch.stack(
+            [
+                mel_loss(self.mel, fake[i : i + 1, : spf * n], real[i : i + 1, : spf * n])
+                for i, n in enumerate(frame_lengths.tolist())
+            ]
+        ).mean()
 
     @rank_zero_only
     def _log_media(self, batch, aligned, audio, styles) -> None:
@@ -604,283 +605,3 @@ class KokoroTraining(L.LightningModule):
                 durations=aligned["durations"][i, :t],
                 sample_rate=self.feature_settings.sample_rate,
             )
-
-
-# -- media -----------------------------------------------------------------------------------
-
-
-def _figure_to_image(fig) -> np.ndarray:
-    """A matplotlib Figure -> RGB array (h, w, 3), drawn on its own Agg canvas (no pyplot)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()
-    return np.asarray(canvas.buffer_rgba())[..., :3].copy()
-
-
-def plot_mels(real: Tensor, fake: Tensor):
-    """Log-mels (m, F) of the real and the reconstructed clip, stacked."""
-    from matplotlib.figure import Figure  # the object API: no pyplot, no global backend
-
-    fig = Figure(figsize=(8, 5))
-    axes = fig.subplots(2, 1, sharex=True)
-    for ax, mel, title in ((axes[0], real, "real"), (axes[1], fake, "reconstructed")):
-        ax.imshow(mel.float().cpu().numpy(), origin="lower", aspect="auto", interpolation="none")
-        ax.set_title(title)
-    axes[1].set_xlabel("mel frame (12.5 ms)")
-    fig.tight_layout()
-    return fig
-
-
-def plot_alignment(log_attn: Tensor, durations: Tensor):
-    """Soft alignment (f, t) as an image with the MAS path drawn over it."""
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(8, 4))
-    ax = fig.subplots()
-    ax.imshow(
-        log_attn.float().exp().cpu().numpy().T, origin="lower", aspect="auto", interpolation="none"
-    )
-    ends = torch.cumsum(durations.cpu(), 0).numpy()
-    ax.step(ends - 0.5, np.arange(len(ends)), where="post", color="w", linewidth=0.8)
-    ax.set_xlabel("frame (25 ms)")
-    ax.set_ylabel("token")
-    fig.tight_layout()
-    return fig
-
-
-def log_validation_media(
-    loggers,
-    key: str,
-    step: int,
-    sample_rate: int,
-    real: Tensor,
-    reconstructed: Tensor,
-    synthesized: Tensor,
-    mel_real: Tensor,
-    mel_fake: Tensor,
-    log_attn: Tensor,
-    durations: Tensor,
-) -> None:
-    """Audio and plots to W&B (`log_audio` / `log_image`) and TensorBoard (`add_audio` /
-    `add_image`); other loggers (CSV) take no media and are skipped."""
-    from lightning.pytorch.loggers import TensorBoardLogger, WandbLogger
-
-    audios = {"real": real, "reconstructed": reconstructed, "synthesized": synthesized}
-    audios = {k: v.detach().float().cpu().clamp(-1, 1).numpy() for k, v in audios.items()}
-    images = {
-        "mel": _figure_to_image(plot_mels(mel_real, mel_fake)),
-        "alignment": _figure_to_image(plot_alignment(log_attn, durations)),
-    }
-    for logger in loggers:
-        if isinstance(logger, WandbLogger):
-            logger.log_audio(
-                f"{key}/audio",
-                list(audios.values()),
-                step=step,
-                caption=list(audios),
-                sample_rate=[sample_rate] * len(audios),
-            )
-            logger.log_image(f"{key}/plots", list(images.values()), step=step, caption=list(images))
-        elif isinstance(logger, TensorBoardLogger):
-            for name, audio in audios.items():
-                logger.experiment.add_audio(f"{key}/{name}", audio[None], step, sample_rate)
-            for name, image in images.items():
-                logger.experiment.add_image(f"{key}/{name}", image, step, dataformats="HWC")
-
-
-# -- after training ------------------------------------------------------------------------
-
-
-@torch.no_grad()
-def extract_voicepacks(
-    module: KokoroTraining,
-    dataset,
-    rows: int = 510,
-    bandwidth: float | None = None,
-) -> dict[str, Tensor]:
-    """Speaker -> voicepack (rows, 1, 2s) from the style encoders over that speaker's clips.
-
-    Row r serves utterances of r + 1 phonemes (the v1.0 convention): a Gaussian-kernel average,
-    over the clips, of their styles weighted by how close each clip's phoneme count is to r + 1
-    (bandwidth: the spread of the counts, at least 10). With few clips this is nearly their
-    mean; with many it follows how a speaker's style changes with utterance length, which is
-    what the official packs encode.
-    """
-    was_training = module.training
-    module.eval()
-    by_speaker: dict[int, list[tuple[int, Tensor]]] = {}
-    for i in range(len(dataset)):
-        item = dataset[i]
-        style = module.clip_style(item["mel"].to(module.device)).float().cpu()
-        by_speaker.setdefault(item["speaker"], []).append((len(item["tokens"]) - 2, style))
-    names = {v: k for k, v in dataset.speaker_index.items()}
-    packs = {}
-    for speaker, clips in by_speaker.items():
-        counts = torch.tensor([c for c, _ in clips], dtype=torch.float32)
-        styles = torch.stack([s for _, s in clips])
-        bw = bandwidth or max(10.0, float(counts.std()) if len(clips) > 1 else 10.0)
-        lengths = torch.arange(1, rows + 1, dtype=torch.float32)
-        w = torch.exp(-0.5 * ((lengths[:, None] - counts[None, :]) / bw) ** 2)
-        w = w / w.sum(-1, keepdim=True).clamp(min=1e-12)
-        w = torch.where(
-            torch.isfinite(w) & (w.sum(-1, keepdim=True) > 0), w, torch.full_like(w, 1 / len(clips))
-        )
-        packs[names[speaker]] = rearrange(w @ styles, "r s -> r 1 s").contiguous()
-    module.train(was_training)
-    return packs
-
-
-def save_voicepacks(packs: dict[str, Tensor], directory: Path) -> dict[str, str]:
-    """Write `directory/SPEAKER.pt` (the official format: a plain float32 tensor)."""
-    from kokoro_lab.io import atomic_write
-    from kokoro_lab.voices import STYLE_DIM, VoicePack
-
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for name, pack in packs.items():
-        path = directory / f"{name}.pt"
-        if pack.shape[-1] == STYLE_DIM:
-            VoicePack(pack, name).save(path)
-        else:  # a tiny-config pack: same format, but VoicePack checks the official width
-            atomic_write(path, lambda tmp, p=pack: torch.save(p.float().clone(), tmp))
-        paths[name] = str(path)
-    return paths
-
-
-def export_official(model: KokoroModel, path: Path) -> Path:
-    """The trained weights in the official v1.0 layout, checked by a strict reload."""
-    from kokoro_lab.checkpoint import load_into, read_checkpoint, save_checkpoint
-
-    save_checkpoint(model, path)
-    load_into(KokoroModel(model.config), read_checkpoint(path))
-    return path
-
-
-# -- callbacks -----------------------------------------------------------------------------
-
-
-class LossHistory(Callback):
-    """Appends every training batch's losses (mean over ranks), clip ids and wall-clock time
-    (Unix seconds) to `history.jsonl` (rank zero); a resumed run keeps appending, so the file
-    is the whole curve."""
-
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-
-    @rank_zero_only
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        import json
-
-        record = {
-            "step": trainer.global_step,
-            "epoch": trainer.current_epoch,
-            "batch": batch_idx,
-            "ids": list(batch["ids"]),
-            "stage": pl_module.stage(max(trainer.global_step - 1, 0)),
-            "losses": pl_module.step_losses,
-            "time": time.time(),
-        }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
-
-
-def read_history(path: str | Path) -> list[dict]:
-    """history.jsonl -> records; where a resumed run repeated steps, the later record wins."""
-    import json
-
-    records: dict[tuple[int, int], dict] = {}
-    path = Path(path)
-    if not path.is_file():
-        return []
-    for line in path.read_text().splitlines():
-        if line.strip():
-            r = json.loads(line)
-            records[(r["epoch"], r["batch"])] = r
-    return sorted(records.values(), key=lambda r: (r["epoch"], r["batch"]))
-
-
-def loss_summary(records: list[dict]) -> dict[str, dict[str, float]]:
-    """{name: {first, last, final}} over the records in which each loss appears.
-
-    `first` is the first step's value (the untrained model); `last` the mean over the final
-    epoch's worth of steps (every clip once, so one random crop of silence or of speech does
-    not decide it); `final` the last step's value alone.
-    """
-    per_epoch: dict[int, int] = {}
-    for r in records:
-        per_epoch[r["epoch"]] = per_epoch.get(r["epoch"], 0) + 1
-    window = max(per_epoch.values(), default=1)
-    series: dict[str, list[float]] = {}
-    for r in records:
-        for name, value in r["losses"].items():
-            series.setdefault(name, []).append(value)
-    return {
-        name: {"first": v[0], "last": float(np.mean(v[-window:])), "final": v[-1]}
-        for name, v in series.items()
-    }
-
-
-class SpeakerEval(Callback):
-    """Before and after fitting (rank zero): synthesize held-out texts with the voicepack the
-    style encoders extract from the training clips, and score them with the evaluation metrics:
-    Whisper WER against the texts and Resemblyzer similarity to reference clips of the speaker.
-    Results land in `pl_module.speaker_eval` ({"before": ..., "after": ...})."""
-
-    def __init__(
-        self,
-        reference_dir: str | Path,
-        texts: Sequence[str] | None = None,
-        harvard_start: int = 300,
-        harvard_count: int = 10,
-        lang: str = "en-us",
-        beam_size: int = 5,
-    ):
-        from kokoro_lab.data.eval_sets import harvard_sentences
-
-        self.reference_dir = Path(reference_dir)
-        self.texts = list(texts) if texts else harvard_sentences(harvard_count, harvard_start)
-        self.lang = lang
-        self.beam_size = beam_size
-
-    def on_fit_start(self, trainer, pl_module) -> None:
-        if trainer.is_global_zero:
-            pl_module.speaker_eval = {"before": self.evaluate(trainer, pl_module)}
-
-    def on_fit_end(self, trainer, pl_module) -> None:
-        if trainer.is_global_zero:
-            results = getattr(pl_module, "speaker_eval", {})
-            results["after"] = self.evaluate(trainer, pl_module)
-            pl_module.speaker_eval = results
-
-    @torch.no_grad()
-    def evaluate(self, trainer, pl_module: KokoroTraining) -> dict:
-        from kokoro_lab.data.dataset import load_audio
-        from kokoro_lab.metrics import SpeakerSimilarity, WhisperASR
-        from kokoro_lab.pipeline import Pipeline
-        from kokoro_lab.voices import VoicePack
-
-        dm = trainer.datamodule
-        if dm.train_set is None:
-            dm.setup("fit")
-        packs = extract_voicepacks(pl_module, dm.train_set)
-        name, pack = next(iter(packs.items()))
-        was_training = pl_module.training
-        pl_module.eval()
-        pipe = Pipeline(  # the espeak front end the training data was phonemized with
-            pl_module.model, VoicePack(pack, name), lang=self.lang, seed=0, g2p="espeak"
-        )
-        rate = pl_module.feature_settings.sample_rate
-        audios = [pipe(text=t).audio.float().cpu().numpy() for t in self.texts]
-        pl_module.train(was_training)
-        refs = [load_audio(p, rate) for p in sorted((self.reference_dir / "wavs").glob("*.wav"))]
-        if not refs:
-            raise UserFileError(f"no reference clips in {self.reference_dir / 'wavs'}")
-        # Whisper on torch's thread count (WhisperASR leaves that count as it found it)
-        asr = WhisperASR(beam_size=self.beam_size, threads=torch.get_num_threads())
-        errors = asr.error_counts(audios, rate, self.texts)
-        sims = SpeakerSimilarity().similarity_to_set(audios, refs, rate)
-        result = {"wer": float(errors.rate), "speaker_similarity": float(np.mean(sims))}
-        log.info("speaker eval (%s): %s", name, result)
-        return result

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from kokoro_lab.audio.checks import resample
 from kokoro_lab.errors import UserFileError, UserValueError
 from kokoro_lab.io import verify_sha256
-from kokoro_lab.metrics._audio import resample
 from kokoro_lab.metrics.error_rate import CorpusErrors, Unit, error_counts
 
 log = logging.getLogger(__name__)

@@ -20,8 +20,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from kokoro_lab.audio.checks import as_mono, check_rate
 from kokoro_lab.errors import UserValueError
-from kokoro_lab.metrics._audio import as_mono, check_rate
 from kokoro_lab.metrics.text_norm import count_words
 
 __all__ = ["ClipDuration", "SpeakingRate", "count_words", "summarize"]

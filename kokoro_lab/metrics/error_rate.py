@@ -8,18 +8,20 @@ long utterances weigh more than short ones; this is not a mean of per-utterance 
 result is a fraction in [0, inf), not a percent; above 1 when insertions pile up. CER is the same
 over characters of the normalized text, spaces included (as jiwer counts them).
 
-Both sides are normalized with `kokoro_lab.metrics.text_norm.normalize_text` first (lowercase, no
-punctuation, numbers as words), so "7 cats." vs "seven cats" gives 0. jiwer does the alignment.
+Both sides are normalized first by Whisper's English normaliser
+(`kokoro_lab.metrics.text_norm.english_normalizer`: lowercase, no punctuation, contractions
+expanded, numbers as digits, American spelling), as published Whisper WERs are, so "7 cats." vs
+"seven cats" gives 0. jiwer does the alignment, on the normalized words split at single spaces.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from kokoro_lab.errors import UserValueError
-from kokoro_lab.metrics.text_norm import normalize_text
+from kokoro_lab.metrics.text_norm import english_normalizer
 
 Unit = Literal["word", "char"]
 
@@ -114,10 +116,15 @@ def _align(reference: str, hypothesis: str, unit: Unit) -> UtteranceErrors:
 
 
 def error_counts(
-    references: str | Sequence[str], hypotheses: str | Sequence[str], unit: Unit = "word"
+    references: str | Sequence[str],
+    hypotheses: str | Sequence[str],
+    unit: Unit = "word",
+    normalize: Callable[[str], str] | None = None,
 ) -> CorpusErrors:
     """references, hypotheses: one string or equal-length sequences -> CorpusErrors with the
-    corpus rate (`.rate`) and one `UtteranceErrors` row per pair (`.utterances`)."""
+    corpus rate (`.rate`) and one `UtteranceErrors` row per pair (`.utterances`).
+    normalize: applied to both sides (default: Whisper's English rules, `english_normalizer()`);
+    it must return words separated by single spaces, no leading or trailing space."""
     if unit not in ("word", "char"):
         raise UserValueError(f"unit must be 'word' or 'char', got {unit!r}")
     refs = _as_list(references, "references")
@@ -129,9 +136,8 @@ def error_counts(
         )
     if not refs:
         raise UserValueError("references is empty: pass at least one (reference, hypothesis) pair")
-    rows = tuple(
-        _align(normalize_text(r), normalize_text(h), unit) for r, h in zip(refs, hyps, strict=True)
-    )
+    normalize = normalize or english_normalizer()
+    rows = tuple(_align(normalize(r), normalize(h), unit) for r, h in zip(refs, hyps, strict=True))
     return CorpusErrors(unit, rows)
 
 

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kokoro_lab.audio.checks import as_mono, resample
 from kokoro_lab.errors import UserFileError, UserValueError
-from kokoro_lab.metrics._audio import as_mono, resample
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,9 @@ from typing import Literal
 
 import numpy as np
 
+from kokoro_lab.audio.checks import resample
+from kokoro_lab.config import SAMPLE_RATE
 from kokoro_lab.errors import UserValueError
-from kokoro_lab.metrics._audio import resample
 from kokoro_lab.metrics.spectral import MelCepstralDistortion, dtw_path
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ class F0Metrics:
 
     def __init__(
         self,
-        sample_rate: int = 24_000,
+        sample_rate: int = SAMPLE_RATE,
         fmin: float = 50.0,
         fmax: float = 550.0,
         frame_length: int = 2048,

@@ -23,8 +23,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from kokoro_lab.audio.checks import as_mono, check_rate
 from kokoro_lab.errors import UserValueError
-from kokoro_lab.metrics._audio import as_mono, check_rate
 
 log = logging.getLogger(__name__)
 

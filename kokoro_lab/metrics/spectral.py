@@ -27,8 +27,9 @@ from typing import Literal
 
 import numpy as np
 
+from kokoro_lab.audio.checks import resample
+from kokoro_lab.config import SAMPLE_RATE
 from kokoro_lab.errors import UserValueError
-from kokoro_lab.metrics._audio import resample
 
 POWER_FLOOR = 1e-10  # -100 dB: keeps log finite in digital silence
 MCD_SCALE = 10.0 / math.log(10.0) * math.sqrt(2.0)
@@ -52,7 +53,7 @@ class MelCepstralDistortion:
 
     def __init__(
         self,
-        sample_rate: int = 24_000,
+        sample_rate: int = SAMPLE_RATE,
         n_fft: int = 1024,
         hop_length: int = 240,
         n_mels: int = 80,

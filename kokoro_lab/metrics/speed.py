@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kokoro_lab.audio.checks import check_rate
 from kokoro_lab.errors import UserValueError
-from kokoro_lab.metrics._audio import check_rate
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class SpeedMeter:
 
     with SpeedMeter() as meter:
         audio = synthesize(text)
-    report = meter.report(audio_s=len(audio) / 24_000)
+    report = meter.report(audio_s=len(audio) / SAMPLE_RATE)
     """
 
     def __init__(self, poll_s: float = 0.002):

@@ -1,7 +1,22 @@
-"""Text normalization for scoring ASR output against the input text (English).
+"""Text normalization for English: scoring ASR output (WER/CER) and counting spoken words.
 
-Both sides of a WER/CER comparison go through `normalize_text`, so "7 cats." and "Seven cats"
-compare equal. Steps, in order:
+Two forms, for two jobs:
+
+`normalize_text` (WER/CER scoring; `kokoro_lab.metrics.error_rate` applies it to both sides):
+Whisper's English normaliser, `EnglishTextNormalizer` from the PyPI package
+`whisper-normalizer` (a copy of openai/whisper's `whisper/normalizers/english.py`, without
+openai-whisper's torch/triton/numba requirements), so our WER is computed by the rules behind
+published Whisper WERs (Radford et al. 2022, appendix C): lowercase; bracketed and parenthesized
+text and fillers (um, uh, hmm) dropped; contractions and titles expanded ("it's" -> "it is",
+"Dr." -> "doctor"); punctuation and diacritics removed; spelled-out numbers become digits
+("seven cats" -> "7 cats", "twenty first" -> "21st", "ten dollars" -> "$10"); British spellings
+become American ("colour" -> "color"). Whisper's output can end in a space: we strip it, as
+jiwer's default transform does before counting words. whisper-normalizer 0.1.15 adds four
+colloquial rules to openai/whisper's (kinda, sorta, dunno, cause -> because); the rest, the
+spelling table included, is upstream's (compared with openai/whisper c0d2f62, June 2025).
+
+`spoken_form` / `count_words` (speaking rate, words per minute): the text as read aloud, numbers
+expanded to words, so "1,000 cats" counts 3 words. Steps, in order:
 1. Unicode NFKC, lowercase.
 2. Numbers become words: thousands separators dropped ("1,000" -> 1000), "50%" -> "fifty
    percent", ordinals ("21st" -> "twenty first"), decimals ("3.5" -> "three point five"), then
@@ -9,15 +24,15 @@ compare equal. Steps, in order:
    or more are read digit by digit.
 3. Apostrophes are deleted ("it's" -> "its"), every other non-alphanumeric character becomes a
    space (so "sea-shore" -> "sea shore"), and runs of whitespace collapse to one space.
-
-Not handled (they stay a mismatch on both sides alike): years read as pairs ("nineteen ninety
-nine"), currencies, abbreviations, British "and" in numbers, spelling variants.
+Until whisper-normalizer replaced it, this was also the WER normalization (see
+docs/wer_normalizer.md for what the change did to our numbers).
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 
 from kokoro_lab.errors import UserValueError
 
@@ -89,11 +104,15 @@ _NON_WORD = re.compile(r"[^\w\s]|_")
 _SPACES = re.compile(r"\s+")
 
 
-def normalize_text(text: str) -> str:
-    """Scoring normalization (see the module docstring): "It's 7:30, Dr. O'Neil!" -> "its seven
-    thirty dr oneil"."""
+def _check_str(text: object, caller: str) -> None:
     if not isinstance(text, str):
-        raise UserValueError(f"normalize_text takes a str, got {type(text).__name__}: {text!r}")
+        raise UserValueError(f"{caller} takes a str, got {type(text).__name__}: {text!r}")
+
+
+def spoken_form(text: str) -> str:
+    """The text as read aloud, for counting words (see the module docstring): "It's 7:30, Dr.
+    O'Neil!" -> "its seven thirty dr oneil"."""
+    _check_str(text, "spoken_form")
     s = unicodedata.normalize("NFKC", text).lower()
     s = _THOUSANDS_SEP.sub("", s)
     s = _PERCENT.sub(r"\1 percent", s)
@@ -108,6 +127,30 @@ def normalize_text(text: str) -> str:
 
 
 def count_words(text: str) -> int:
-    """Number of spoken words after normalization: "7 cats" -> 2, "1,000 cats" -> 3."""
-    normalized = normalize_text(text)
+    """Number of spoken words (`spoken_form`): "7 cats" -> 2, "1,000 cats" -> 3."""
+    normalized = spoken_form(text)
     return len(normalized.split(" ")) if normalized else 0
+
+
+# --- WER/CER scoring: Whisper's rules ---------------------------------------------------------
+
+
+def english_normalizer() -> Callable[[str], str]:
+    """A Whisper English normaliser (see the module docstring): str -> normalized str, single
+    spaces, stripped. Build one for many strings: building reads Whisper's 1,739-entry
+    British-to-American spelling table (about 5 ms)."""
+    from whisper_normalizer.english import EnglishTextNormalizer
+
+    whisper = EnglishTextNormalizer()
+
+    def normalize(text: str) -> str:
+        _check_str(text, "normalize_text")
+        return whisper(text).strip()
+
+    return normalize
+
+
+def normalize_text(text: str) -> str:
+    """WER/CER scoring normalization, Whisper's English rules: "It's 7:30, Dr. Smith!" -> "it is 7
+    30 doctor smith", "Seven cats." -> "7 cats"."""
+    return english_normalizer()(text)

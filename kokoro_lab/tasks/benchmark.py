@@ -16,7 +16,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from kokoro_lab.data.eval_sets import harvard_sentences
+from kokoro_lab.evaluation.texts import harvard_sentences
 from kokoro_lab.io import atomic_write
 from kokoro_lab.runtime import ENV_EQUIVALENT
 from kokoro_lab.text import phonemize
@@ -72,15 +72,46 @@ def _ratio(num: float | None, den: float | None) -> float | None:
 
 
 def benchmark(cfg: DictConfig) -> dict:
+    """Every engine, then streaming and (with `quality`) the fast path's WER, each in its own
+    process; writes output_dir/benchmark.json and benchmarks.md and returns the former."""
     quick = bool(cfg.quick)
-    n = cfg.quick_sentences if quick else cfg.num_sentences
-    sentences = harvard_sentences(n)
+    sentences = harvard_sentences(cfg.quick_sentences if quick else cfg.num_sentences)
+    base = _worker_base(cfg, sentences, quick)
+    load_before = os.getloadavg()
+    names = _engine_names(cfg)
+    engines, failed = _run_engines(cfg, base, names, quick)
+    stream = _worker(_streaming_config(cfg, base, quick), cfg.timeout_s)
+    quality = (
+        _worker(_quality_config(cfg, base, sentences, names), cfg.timeout_s) if cfg.quality else {}
+    )
+    fastest = max(
+        (e for e in engines if e.startswith("kokoro_lab")), key=_thr(engines), default=None
+    )
+    result = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": _machine(cfg, load_before),
+        "command": " ".join(["python", "scripts/benchmark.py", *cfg.get("argv", [])]),
+        "sentences": len(base["phonemes"]),
+        "engines": engines,
+        "streaming": stream,
+        "quality": quality,
+        "ratios": _ratios(engines, stream, fastest),
+        "fastest_cpu_engine": fastest,
+        "failed_engines": failed,
+    }
+    _write(Path(cfg.output_dir), result, cfg)
+    return result
+
+
+def _worker_base(cfg: DictConfig, sentences: list[str], quick: bool) -> dict:
+    """What every worker gets: the sentences phonemized once (en-us), a voicepack row per
+    sentence (the voices in turn), the device, threads and the warm-up and timed runs."""
     phonemes = [phonemize(s, "en-us") for s in sentences]
     voices = [load_voice(v) for v in cfg.voices]
     styles = [
         voices[i % len(voices)].select(len(ps)).numpy().tolist() for i, ps in enumerate(phonemes)
     ]
-    base = {
+    return {
         "device": str(cfg.device),
         "threads": int(cfg.threads),
         "phonemes": phonemes,
@@ -88,20 +119,31 @@ def benchmark(cfg: DictConfig) -> dict:
         "warmup": int(cfg.warmup),
         "repeats": int(cfg.quick_repeats if quick else cfg.repeats),
     }
-    load_before = os.getloadavg()
+
+
+def _engine_names(cfg: DictConfig) -> list[str]:
+    """cfg.engines; on a GPU batch 1 RTF and throughput at B = 1 ... 64 against KModel instead;
+    bf16 added on CPUs that have bfloat16 matrix units."""
     names = list(cfg.engines)
-    if str(cfg.device).startswith("cuda"):  # GPU: batch 1 RTF and throughput at B = 1 ... 64
+    if str(cfg.device).startswith("cuda"):
         names = [f"kokoro_lab_batch{b}" for b in cfg.gpu_batch_sizes] + ["kmodel"]
     elif bf16_capable() and "kokoro_lab_bf16" not in names:
         names.insert(3, "kokoro_lab_bf16")
+    return names
+
+
+def _run_engines(
+    cfg: DictConfig, base: dict, names: list[str], quick: bool
+) -> tuple[dict[str, dict], dict[str, str]]:
+    """Each engine's worker in turn -> (measurements by engine, why by failed engine)."""
     engines: dict[str, dict] = {}
     failed: dict[str, str] = {}
     for name in names:
         wcfg = {**base, "engine": name, "tune_allocator": name in TUNED}
         if m := re.fullmatch(r"kokoro_lab_batch(\d+)", name):  # at least one full batch
-            b = max(int(m.group(1)), len(phonemes))
-            wcfg["phonemes"] = (phonemes * b)[:b]
-            wcfg["styles"] = (styles * b)[:b]
+            b = max(int(m.group(1)), len(base["phonemes"]))
+            wcfg["phonemes"] = (base["phonemes"] * b)[:b]
+            wcfg["styles"] = (base["styles"] * b)[:b]
             if quick:  # a full batch is many utterances: one timed pass after the warm-up
                 wcfg["repeats"], wcfg["warmup"] = 1, 1
         try:
@@ -110,82 +152,79 @@ def benchmark(cfg: DictConfig) -> dict:
             log.error("%s", err)  # the others' numbers: its row says why it has none
             lines = [line for line in str(err).splitlines() if line.strip()]
             failed[name] = lines[-1][:300] if lines else type(err).__name__
-    long_text = " ".join(harvard_sentences(60))[: cfg.long_text_chars]
-    stream = _worker(
-        {
-            **base,
-            "engine": "first_chunk",
-            "voice": cfg.voices[0],
-            "long_text": long_text,
-            "first_sentence": harvard_sentences(1)[0],
-            "join_chars": int(cfg.quick_join_chars if quick else cfg.join_chars),
-        },
-        cfg.timeout_s,
-    )
-    quality = (
-        _worker(
-            {
-                **base,
-                "engine": "quality",
-                "voice": cfg.voices[0],
-                "sentences": sentences,
-                "bf16": "kokoro_lab_bf16" in names,
-            },
-            cfg.timeout_s,
-        )
-        if cfg.quality
-        else {}
-    )
+    return engines, failed
 
-    def rtf(name):
-        return engines.get(name, {}).get("rtf_median")
 
-    def thr(name):
-        return engines.get(name, {}).get("throughput_audio_s_per_s")
-
-    ours_fp32 = rtf("kokoro_lab_fp32") or rtf("kokoro_lab_batch1")
-    fastest = max((e for e in engines if e.startswith("kokoro_lab")), key=thr, default=None)
-    result = {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor(),
-            "cpus": os.cpu_count(),
-            "threads": int(cfg.threads),
-            "python": platform.python_version(),
-            "cpu_capability": _cpu_capability(),
-            # 1-minute load average before and after: > threads means other work shared the CPU
-            "load_average": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
-        },
-        "command": " ".join(["python", "scripts/benchmark.py", *cfg.get("argv", [])]),
-        "sentences": len(phonemes),
-        "engines": engines,
-        "streaming": stream,
-        "quality": quality,
-        "ratios": {
-            "fp32_vs_kmodel": _ratio(rtf("kmodel"), ours_fp32),
-            "fp32_vs_kmodel_same_alloc": _ratio(rtf("kmodel_tuned_alloc"), ours_fp32),
-            "fp32_vs_kmodel_compile": _ratio(rtf("kmodel_compile"), ours_fp32),
-            "fastest_cpu_vs_ort_int8": _ratio(thr(fastest), thr("ort_int8")),
-            "batch16_vs_batch1": _ratio(
-                thr("kokoro_lab_batch16"), thr("kokoro_lab_fp32") or thr("kokoro_lab_batch1")
-            ),
-            # As the interface defines it: our first-chunk latency / the first sentence's
-            # synthesis time (target <= 1.5); the one ratio where lower is better.
-            "first_chunk_vs_first_sentence": _ratio(
-                stream["first_chunk_s"], stream["first_sentence_s"]
-            ),
-        },
-        "fastest_cpu_engine": fastest,
-        "failed_engines": failed,
+def _streaming_config(cfg: DictConfig, base: dict, quick: bool) -> dict:
+    """The first-chunk latency of a long text against its first sentence alone, and joins."""
+    return {
+        **base,
+        "engine": "first_chunk",
+        "voice": cfg.voices[0],
+        "long_text": " ".join(harvard_sentences(60))[: cfg.long_text_chars],
+        "first_sentence": harvard_sentences(1)[0],
+        "join_chars": int(cfg.quick_join_chars if quick else cfg.join_chars),
     }
-    out_dir = Path(cfg.output_dir)
+
+
+def _quality_config(cfg: DictConfig, base: dict, sentences: list[str], names: list[str]) -> dict:
+    """Whisper WER of the fast path (and of bf16 when it is benchmarked) on the sentences."""
+    return {
+        **base,
+        "engine": "quality",
+        "voice": cfg.voices[0],
+        "sentences": sentences,
+        "bf16": "kokoro_lab_bf16" in names,
+    }
+
+
+def _machine(cfg: DictConfig, load_before: tuple[float, float, float]) -> dict:
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor(),
+        "cpus": os.cpu_count(),
+        "threads": int(cfg.threads),
+        "python": platform.python_version(),
+        "cpu_capability": _cpu_capability(),
+        # 1-minute load average before and after: > threads means other work shared the CPU
+        "load_average": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+    }
+
+
+def _rtf(engines: dict[str, dict]):
+    return lambda name: engines.get(name, {}).get("rtf_median")
+
+
+def _thr(engines: dict[str, dict]):
+    return lambda name: engines.get(name, {}).get("throughput_audio_s_per_s")
+
+
+def _ratios(engines: dict[str, dict], stream: dict, fastest: str | None) -> dict:
+    """Above 1: kokoro_lab is faster (but see first_chunk_vs_first_sentence)."""
+    rtf, thr = _rtf(engines), _thr(engines)
+    ours_fp32 = rtf("kokoro_lab_fp32") or rtf("kokoro_lab_batch1")
+    return {
+        "fp32_vs_kmodel": _ratio(rtf("kmodel"), ours_fp32),
+        "fp32_vs_kmodel_same_alloc": _ratio(rtf("kmodel_tuned_alloc"), ours_fp32),
+        "fp32_vs_kmodel_compile": _ratio(rtf("kmodel_compile"), ours_fp32),
+        "fastest_cpu_vs_ort_int8": _ratio(thr(fastest), thr("ort_int8")),
+        "batch16_vs_batch1": _ratio(
+            thr("kokoro_lab_batch16"), thr("kokoro_lab_fp32") or thr("kokoro_lab_batch1")
+        ),
+        # As the interface defines it: our first-chunk latency / the first sentence's
+        # synthesis time (target <= 1.5); the one ratio where lower is better.
+        "first_chunk_vs_first_sentence": _ratio(
+            stream["first_chunk_s"], stream["first_sentence_s"]
+        ),
+    }
+
+
+def _write(out_dir: Path, result: dict, cfg: DictConfig) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(
         out_dir / "benchmark.json", lambda p: p.write_text(json.dumps(result, indent=1) + "\n")
     )
     atomic_write(out_dir / "benchmarks.md", lambda p: p.write_text(render_markdown(result, cfg)))
-    return result
 
 
 def render_markdown(r: dict, cfg: DictConfig) -> str:

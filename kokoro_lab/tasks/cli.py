@@ -3,8 +3,11 @@
 
     hydra_entry("infer", infer, free_text=("text", "phonemes"), on_result=print_result)
 
-Free-text keys take any shell string verbatim (`kokoro_lab.tasks.argv`); user errors become one
-`error: ...` line and exit code 2.
+Free-text keys take any shell string verbatim (`kokoro_lab.tasks.argv`). Before Hydra runs, the
+command line is composed once with the schemas registered (`kokoro_lab.schemas`), so a
+mistyped key, a wrong type or an unknown group option is a user error before any output
+directory exists; the task then gets Hydra's config, validated again (keys added with `+`).
+User errors become one `error: ...` line and exit code 2.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from typing import Any
 
 import hydra
 
-from kokoro_lab.configs import config_dir
 from kokoro_lab.errors import UserError
+from kokoro_lab.hydra_configs import config_dir
+from kokoro_lab.schemas import compose_config, register_configs, validate
 from kokoro_lab.tasks.argv import argv_as, rewrite_free_text
 
 #: What an entry point reports as one line and exit 2; every other exception is a bug.
@@ -41,10 +45,33 @@ def user_errors() -> Iterator[None]:
         sys.exit(2)
 
 
-def run_task(task: Callable, cfg) -> object:
-    """`task(cfg)`, with user errors reported as one line and exit code 2."""
+def run_task(task: Callable, cfg, config_name: str | None = None) -> object:
+    """`task(cfg)`, with user errors reported as one line and exit code 2; with `config_name`,
+    `cfg` is first validated against that config's schema (kokoro_lab.schemas.validate)."""
     with user_errors():
+        if config_name is not None:
+            validate(cfg, config_name)
         return task(cfg)
+
+
+#: Hydra command-line flags after which no task runs, or not on one composed config.
+_NOT_ONE_RUN = ("help", "hydra_help", "info", "shell_completion", "multirun", "experimental_rerun")
+
+
+def check_command_line(config_name: str, path, args: Sequence[str]) -> None:
+    """Compose `configs/CONFIG_NAME.yaml` with the overrides in `args` and validate it, as the
+    run will: a UserError for a bad key, type or group option. Command lines that do not run
+    one composed config (--help, --multirun, another --config-name, ...) are left to Hydra."""
+    from hydra._internal.utils import get_args_parser
+
+    try:
+        parsed = get_args_parser().parse_args(list(args))
+    except SystemExit:  # argparse's own usage error: Hydra reports it
+        return
+    other_config = parsed.config_name or parsed.config_path or parsed.config_dir
+    if other_config or any(getattr(parsed, flag) for flag in _NOT_ONE_RUN):
+        return
+    compose_config(config_name, parsed.overrides, config_dir=str(path))
 
 
 @dataclass(frozen=True)
@@ -70,10 +97,12 @@ class HydraEntry:
         with user_errors():
             args = rewrite_free_text(sys.argv[1:] if args is None else args, self.free_text)
             path = config_dir()
+            register_configs()  # configs/NAME.yaml's defaults list starts with NAME_schema
+            check_command_line(self.config_name, path, args)
 
         def run(cfg) -> None:
             with argv_as([argv0, *relaunch_prefix, *args]):
-                result = run_task(self.task, cfg)
+                result = run_task(self.task, cfg, self.config_name)
             if self.on_result is not None:
                 self.on_result(result)
 

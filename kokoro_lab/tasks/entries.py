@@ -23,7 +23,8 @@ def command(build: Callable[[], HydraEntry]) -> Callable[[], HydraEntry]:
 
 
 def entry(name: str) -> HydraEntry:
-    """The entry point of command `name`; ValueError listing the commands for an unknown one."""
+    """The entry point of command `name`; a UserValueError listing the commands for an unknown
+    one."""
     if name not in COMMANDS:
         raise UserValueError(f"unknown command {name!r}: choose one of {', '.join(COMMANDS)}")
     return COMMANDS[name]()
@@ -109,14 +110,13 @@ def finetune_voice() -> HydraEntry:
 def benchmark() -> HydraEntry:
     """Side-by-side speed benchmark; print the speed ratios."""
     from hydra.core.hydra_config import HydraConfig
-    from omegaconf import open_dict
 
     from kokoro_lab.tasks.benchmark import benchmark as task
 
     def benchmark_recording_overrides(cfg):
-        """`benchmark`, with the command's overrides recorded for docs/benchmark.json."""
-        with open_dict(cfg):
-            cfg.argv = list(HydraConfig.get().overrides.task)
+        """`benchmark`, with the command's overrides recorded for docs/benchmark.json (`argv`,
+        a key of the schema that the command sets)."""
+        cfg.argv = list(HydraConfig.get().overrides.task)
         return task(cfg)
 
     def print_result(result: dict) -> None:

@@ -21,7 +21,6 @@ from pathlib import Path
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from kokoro_lab.configs import model_config_from
 from kokoro_lab.errors import UserValueError
 from kokoro_lab.evaluation import plots as plot
 from kokoro_lab.evaluation.report import environment, predictors, write_json, write_report
@@ -30,8 +29,10 @@ from kokoro_lab.evaluation.sets import EvalSet, eval_set_from_config
 from kokoro_lab.evaluation.summary import DEFINITIONS, UTTERANCE_DEFINITIONS
 from kokoro_lab.evaluation.systems import RecordedSystem, SynthesizedSystem, count_files
 from kokoro_lab.hub import DEFAULT_VOICE, resolve_checkpoint
+from kokoro_lab.hydra_configs import model_config_from
 from kokoro_lab.io import sha256_file
 from kokoro_lab.lightning.evaluation import EvaluationModule, EvaluationResult, run_evaluation
+from kokoro_lab.lightning.trainer import make_trainer
 from kokoro_lab.metrics import DNSMOS, SpeakerSimilarity, WhisperASR
 from kokoro_lab.model import load_model
 from kokoro_lab.pipeline import Pipeline, check_speed
@@ -234,8 +235,8 @@ def _evaluate(cfg: DictConfig) -> EvaluationOutput:
         audio_dir=out / "audio" if cfg.save_audio else None,
     )
     logger = instantiate(cfg.logger) if cfg.get("logger") else False
-    accelerator = "gpu" if str(cfg.device).startswith("cuda") else "cpu"
-    result = run_evaluation(module, accelerator=accelerator, logger=logger)
+    trainer = make_trainer(cfg, logger=logger, enable_checkpointing=False)
+    result = run_evaluation(module, trainer)
     load_after = os.getloadavg()
 
     names = [s.name for s in systems]

@@ -23,30 +23,34 @@ from pathlib import Path
 import lightning as L
 import torch
 from hydra.utils import instantiate
+from lightning.pytorch.callbacks import ModelCheckpoint
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
-from kokoro_lab.audio import write_wav
-from kokoro_lab.config import SAMPLE_RATE
-from kokoro_lab.configs import model_config_from
-from kokoro_lab.data.dataset import read_metadata
-from kokoro_lab.data.features import LogMelSpectrogram
+from kokoro_lab.audio.features import LogMelSpectrogram
+from kokoro_lab.audio.io import write_wav
+from kokoro_lab.config import SAMPLE_RATE, SAMPLES_PER_FRAME
+from kokoro_lab.data.metadata import read_metadata
 from kokoro_lab.errors import UserValueError
+from kokoro_lab.hydra_configs import model_config_from
 from kokoro_lab.io import atomic_write
-from kokoro_lab.lightning.voicepack import VoicepackFit
+from kokoro_lab.lightning.trainer import make_trainer
+from kokoro_lab.lightning.voice_fitting import VoicepackFit
 from kokoro_lab.metrics import SpeakerSimilarity
 from kokoro_lab.model import load_model
 from kokoro_lab.pipeline import Pipeline
 from kokoro_lab.runtime import process_state
-from kokoro_lab.voicepack.alignment import align, dtw_align
-from kokoro_lab.voicepack.crops import ClipIndex, CropDataset
-from kokoro_lab.voicepack.data import COLUMNS, FRAME, load_speaker_folder
-from kokoro_lab.voicepack.init import initial_voice, reference_packs
-from kokoro_lab.voicepack.prior import StylePrior
-from kokoro_lab.voicepack.table import anchor_rows
+from kokoro_lab.voice_fitting.crops import ClipIndex, CropDataset
+from kokoro_lab.voice_fitting.data import COLUMNS, load_speaker_folder
+from kokoro_lab.voice_fitting.durations import align, dtw_align
+from kokoro_lab.voice_fitting.init import initial_voice, reference_packs
+from kokoro_lab.voice_fitting.prior import StylePrior
+from kokoro_lab.voice_fitting.table import anchor_rows
 from kokoro_lab.voices import VoicePack, load_voice
 
 log = logging.getLogger(__name__)
+
+CHECKPOINTS = "checkpoints"  # under output_dir
 
 
 @dataclass
@@ -67,6 +71,8 @@ def _check(cfg: DictConfig) -> None:
     read_metadata(Path(cfg.data_dir), COLUMNS)  # no metadata.csv: fails before model loading
     if int(cfg.steps) < 1:
         raise UserValueError(f"steps={cfg.steps} must be at least 1")
+    if cfg.align not in ("dtw", "rescale"):
+        raise UserValueError(f"align={cfg.align!r}: use dtw or rescale")
 
 
 def _mean_losses(history: list[dict], part: slice) -> dict[str, float]:
@@ -90,8 +96,7 @@ def _finetune_voice(cfg: DictConfig) -> FinetuneResult:
         cfg.get("checkpoint"), config=model_config_from(cfg.model), device=cfg.device
     )
     clips, bad = load_speaker_folder(cfg.data_dir, cfg.lang, out / "cache", cfg.get("max_clips"))
-    seconds = sum(c.audio.shape[-1] for c in clips) / SAMPLE_RATE
-    log.info("%d clips (%.1f s), %d rows skipped", len(clips), seconds, len(bad))
+    log.info("%d clips (%.1f s), %d rows skipped", len(clips), _seconds(clips), len(bad))
     speaker = SpeakerSimilarity()
     init, init_info = initial_voice(
         str(cfg.init_voice), model, clips, speaker, cfg.get("voices_dir")
@@ -100,8 +105,71 @@ def _finetune_voice(cfg: DictConfig) -> FinetuneResult:
         raise UserValueError(
             f"init_voice={cfg.init_voice!r} is a {init.release} pack: start from a v1.0 voice"
         )
-    if cfg.align not in ("dtw", "rescale"):
-        raise UserValueError(f"align={cfg.align!r}: use dtw or rescale")
+    initial_durations = _align_clips(cfg, model, clips, init)
+    anchors = anchor_rows([c.num_phonemes for c in clips], int(cfg.anchors))
+    prior_voices, prior = _style_prior(cfg)
+    module = _fitting_module(cfg, model, clips, init, prior, anchors, speaker)
+    train, val = _loaders(cfg, clips)
+    logger = instantiate(cfg.logger) if cfg.get("logger") else False
+    trainer = _trainer(cfg, out, logger)
+    ckpt_path = _resume_path(cfg, out)
+    # a resumed run's checkpoint holds the fitted prosody half
+    prosody_history = [] if ckpt_path else _fit_prosody_first(cfg, module)
+    trainer.fit(module, train, val, ckpt_path=ckpt_path)
+
+    pack = VoicePack(module.table(), str(cfg.name), lang=cfg.lang)
+    pack_path = pack.save(out / f"{cfg.name}.pt")
+    # the espeak front end the speaker folder was phonemized with (voice_fitting/data.py)
+    pipeline = Pipeline(model, pack, lang=cfg.lang, seed=0, g2p="espeak")
+    sample = write_wav(out / f"{cfg.name}.wav", pipeline(text=str(cfg.sample_text)).audio)
+    sims = _similarities(model, speaker, clips, {"init": init, "fitted": pack})
+    changed = _write_alignment(out / "alignment.json", initial_durations, clips)
+    metrics = {
+        "name": str(cfg.name),
+        "voicepack": str(pack_path),
+        "sample": str(sample),
+        "data_dir": str(cfg.data_dir),
+        "clips": len(clips),
+        "audio_seconds": _seconds(clips),
+        "bad_rows": [asdict(b) for b in bad],
+        "init": {"voice": init.name, **init_info},
+        "anchors_rows": anchors,
+        "prior_voices": prior_voices,
+        "steps": int(cfg.steps),
+        "resumed_from": ckpt_path,
+        "prosody_fit": {"steps": _prosody_steps(cfg), **_loss_means(prosody_history)},
+        **_loss_means(module.history),
+        "speaker_sim_to_data": {
+            **sims,
+            "definition": "resemblyzer cosine of clip 1's phonemes rendered with the voice to the "
+            "centroid of the first 8 recordings",
+        },
+        "realignment_mean_abs_change_frames": changed,
+        **_run_facts(started),
+        "config": OmegaConf.to_container(cfg, resolve=True),
+    }
+    metrics_path = atomic_write(
+        out / "metrics.json", lambda tmp: tmp.write_text(json.dumps(metrics, indent=2) + "\n")
+    )
+    if logger:
+        _log_final(logger, sims, metrics["wall_s"], sample)
+    log.info("wrote %s, %s and %s", pack_path, sample, metrics_path)
+    return FinetuneResult(pack_path, sample, metrics_path, metrics)
+
+
+def _seconds(clips) -> float:
+    return sum(c.audio.shape[-1] for c in clips) / SAMPLE_RATE
+
+
+def _prosody_steps(cfg: DictConfig) -> int:
+    """> 0: the prosody half is fitted first on its own (cheap predictor steps), then held
+    while the joint steps fit the decoder half."""
+    return int(cfg.get("prosody_steps") or 0)
+
+
+def _align_clips(cfg: DictConfig, model, clips, init: VoicePack) -> dict[str, list[int]]:
+    """Each clip's starting durations (`align=dtw`: DTW of a rendering against the recording;
+    `rescale`: the predictor's, rescaled to the clip), set on the clips and returned by id."""
     mel = LogMelSpectrogram()
     for clip in clips:
         style = init.select(clip.num_phonemes)
@@ -109,20 +177,23 @@ def _finetune_voice(cfg: DictConfig) -> FinetuneResult:
             clip.durations = dtw_align(model, clip.tokens, style, clip.audio, mel)
         else:
             clip.durations = align(model, clip.tokens, style, clip.frames)
-    initial_durations = {c.id: c.durations.tolist() for c in clips}
+    return {c.id: c.durations.tolist() for c in clips}
 
-    steps = int(cfg.steps)
-    anchors = anchor_rows([c.num_phonemes for c in clips], int(cfg.anchors))
+
+def _style_prior(cfg: DictConfig) -> tuple[list[str], StylePrior]:
+    """The prior's voices (`prior_voices`, default: every reference pack) and the prior."""
     refs = reference_packs(cfg.get("voices_dir"))
     prior_voices = list(cfg.get("prior_voices") or refs)
     prior = StylePrior(
         [refs[v].pack if v in refs else load_voice(v).pack for v in prior_voices],
         shrinkage=float(cfg.prior_shrinkage),
     )
-    # prosody_steps > 0: the prosody half is fitted first on its own (cheap predictor steps),
-    # then held while the joint steps fit the decoder half
-    prosody_steps = int(cfg.get("prosody_steps") or 0)
-    module = VoicepackFit(
+    return prior_voices, prior
+
+
+def _fitting_module(cfg: DictConfig, model, clips, init, prior, anchors, speaker) -> VoicepackFit:
+    steps, prosody_steps = int(cfg.steps), _prosody_steps(cfg)
+    return VoicepackFit(
         model,
         clips,
         init.pack,
@@ -136,66 +207,88 @@ def _finetune_voice(cfg: DictConfig) -> FinetuneResult:
         speaker=speaker,
         seed=int(cfg.seed),
     )
+
+
+def _loaders(cfg: DictConfig, clips) -> tuple[DataLoader, DataLoader]:
+    """One crop per step (with the extra prosody clips of joint fitting) and the validation
+    clips."""
     # null: whole clips. The decoder's AdaIN normalizes over time, so a crop decoded alone is
     # not the crop of the whole clip's decoding (docs/finetune_voice.md): crops bias the fit.
     crop_frames = (
         max(c.frames for c in clips)
         if cfg.get("crop_seconds") is None
-        else max(1, round(float(cfg.crop_seconds) * SAMPLE_RATE / FRAME))
+        else max(1, round(float(cfg.crop_seconds) * SAMPLE_RATE / SAMPLES_PER_FRAME))
     )
-    extra_clips = 0 if prosody_steps else int(cfg.prosody_clips) - 1
-    crops = CropDataset([c.frames for c in clips], steps, crop_frames, int(cfg.seed), extra_clips)
+    extra_clips = 0 if _prosody_steps(cfg) else int(cfg.prosody_clips) - 1
+    crops = CropDataset(
+        [c.frames for c in clips], int(cfg.steps), crop_frames, int(cfg.seed), extra_clips
+    )
     train = DataLoader(crops, batch_size=None)
     val = DataLoader(ClipIndex(list(range(min(int(cfg.val_clips), len(clips))))), batch_size=None)
-    logger = instantiate(cfg.logger) if cfg.get("logger") else False
-    ckpt_dir = out / "checkpoints"
-    checkpoints = L.pytorch.callbacks.ModelCheckpoint(
-        dirpath=ckpt_dir,
+    return train, val
+
+
+def _trainer(cfg: DictConfig, out: Path, logger) -> L.Trainer:
+    """max_steps decides (a resumed run continues past its first epoch); `last.ckpt` every
+    `checkpoint_every` steps."""
+    steps = int(cfg.steps)
+    checkpoints = ModelCheckpoint(
+        dirpath=out / CHECKPOINTS,
         save_last=True,
         save_top_k=0,
         every_n_train_steps=int(cfg.checkpoint_every),
     )
-    trainer = L.Trainer(
-        accelerator="gpu" if str(cfg.device).startswith("cuda") else "cpu",
-        devices=1,
+    return make_trainer(
+        cfg,
         max_steps=steps,
-        max_epochs=-1,  # max_steps decides; a resumed run continues past its first epoch
+        max_epochs=-1,
         logger=logger,
         callbacks=[checkpoints],
         val_check_interval=min(int(cfg.val_every), steps),
         check_val_every_n_epoch=None,
         num_sanity_val_steps=0,
         log_every_n_steps=1,
-        enable_model_summary=False,
         default_root_dir=str(out),
     )
-    resume = ckpt_dir / "last.ckpt"
-    ckpt_path = str(resume) if cfg.resume and resume.is_file() else None
-    if ckpt_path:
-        log.info("resuming from %s", ckpt_path)
-    prosody_history: list[dict] = []
-    if prosody_steps and not ckpt_path:  # a resumed run's checkpoint holds the fitted half
-        t0 = time.perf_counter()
-        prosody_history = module.fit_prosody(
-            prosody_steps, int(cfg.prosody_clips), float(cfg.prosody_lr), int(cfg.seed)
-        )
-        log.info(
-            "prosody half: %d steps in %.0f s, loss %.3f -> %.3f",
-            prosody_steps,
-            time.perf_counter() - t0,
-            prosody_history[0]["total"],
-            prosody_history[-1]["total"],
-        )
-    trainer.fit(module, train, val, ckpt_path=ckpt_path)
 
-    pack = VoicePack(module.table(), str(cfg.name), lang=cfg.lang)
-    pack_path = pack.save(out / f"{cfg.name}.pt")
-    # the espeak front end the speaker folder was phonemized with (voicepack/data.py)
-    pipeline = Pipeline(model, pack, lang=cfg.lang, seed=0, g2p="espeak")
-    sample = write_wav(out / f"{cfg.name}.wav", pipeline(text=str(cfg.sample_text)).audio)
+
+def _resume_path(cfg: DictConfig, out: Path) -> str | None:
+    """`resume=true` and a `last.ckpt` from a killed run: its path; else None (a fresh fit). The
+    task needs to know before fitting (a resumed run skips the prosody-first fit), so this is
+    decided here rather than by Lightning's ckpt_path="last"."""
+    last = out / CHECKPOINTS / "last.ckpt"
+    if not (cfg.resume and last.is_file()):
+        return None
+    log.info("resuming from %s", last)
+    return str(last)
+
+
+def _fit_prosody_first(cfg: DictConfig, module: VoicepackFit) -> list[dict]:
+    """The prosody half alone, before the joint steps (when prosody_steps > 0): its per-step
+    losses."""
+    prosody_steps = _prosody_steps(cfg)
+    if not prosody_steps:
+        return []
+    t0 = time.perf_counter()
+    history = module.fit_prosody(
+        prosody_steps, int(cfg.prosody_clips), float(cfg.prosody_lr), int(cfg.seed)
+    )
+    log.info(
+        "prosody half: %d steps in %.0f s, loss %.3f -> %.3f",
+        prosody_steps,
+        time.perf_counter() - t0,
+        history[0]["total"],
+        history[-1]["total"],
+    )
+    return history
+
+
+def _similarities(model, speaker, clips, voices: dict[str, VoicePack]) -> dict[str, float]:
+    """Resemblyzer cosine, per voice, of clip 1's phonemes rendered with it to the centroid of
+    the first 8 recordings."""
     refs = [c.audio.numpy() for c in clips[:8]]
     probe = clips[0].phonemes
-    sims = {
+    return {
         label: float(
             speaker.similarity_to_set(
                 [Pipeline(model, p, seed=0).synthesize_phonemes(probe).audio.numpy()],
@@ -203,63 +296,46 @@ def _finetune_voice(cfg: DictConfig) -> FinetuneResult:
                 SAMPLE_RATE,
             ).mean()
         )
-        for label, p in (("init", init), ("fitted", pack))
+        for label, p in voices.items()
     }
-    final_durations = {c.id: c.durations.tolist() for c in clips}
-    atomic_write(
-        out / "alignment.json",
-        lambda tmp: tmp.write_text(
-            json.dumps({"initial": initial_durations, "final": final_durations})
-        ),
-    )
+
+
+def _write_alignment(path: Path, initial: dict[str, list[int]], clips) -> float:
+    """Initial and final durations per clip to `path`; returns the mean absolute change in
+    frames (the mean over clips of each clip's mean)."""
+    final = {c.id: c.durations.tolist() for c in clips}
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps({"initial": initial, "final": final})))
     changed = [
-        (torch.tensor(final_durations[k]) - torch.tensor(v)).abs().float().mean().item()
-        for k, v in initial_durations.items()
+        (torch.tensor(final[k]) - torch.tensor(v)).abs().float().mean().item()
+        for k, v in initial.items()
     ]
-    metrics = {
-        "name": str(cfg.name),
-        "voicepack": str(pack_path),
-        "sample": str(sample),
-        "data_dir": str(cfg.data_dir),
-        "clips": len(clips),
-        "audio_seconds": seconds,
-        "bad_rows": [asdict(b) for b in bad],
-        "init": {"voice": init.name, **init_info},
-        "anchors_rows": anchors,
-        "prior_voices": prior_voices,
-        "steps": steps,
-        "resumed_from": ckpt_path,
-        "prosody_fit": {
-            "steps": prosody_steps,
-            "losses_first_10": _mean_losses(prosody_history, slice(0, 10)),
-            "losses_last_20": _mean_losses(prosody_history, slice(-20, None)),
-        },
-        "losses_first_10": _mean_losses(module.history, slice(0, 10)),
-        "losses_last_20": _mean_losses(module.history, slice(-20, None)),
-        "speaker_sim_to_data": {
-            **sims,
-            "definition": "resemblyzer cosine of clip 1's phonemes rendered with the voice to the "
-            "centroid of the first 8 recordings",
-        },
-        "realignment_mean_abs_change_frames": sum(changed) / len(changed),
+    return sum(changed) / len(changed)
+
+
+def _loss_means(history: list[dict]) -> dict[str, dict[str, float]]:
+    """Mean losses of the first 10 and the last 20 steps."""
+    return {
+        "losses_first_10": _mean_losses(history, slice(0, 10)),
+        "losses_last_20": _mean_losses(history, slice(-20, None)),
+    }
+
+
+def _run_facts(started: float) -> dict:
+    return {
         "wall_s": time.perf_counter() - started,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "threads": torch.get_num_threads(),
         "loadavg": list(os.getloadavg()),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "config": OmegaConf.to_container(cfg, resolve=True),
     }
-    metrics_path = atomic_write(
-        out / "metrics.json", lambda tmp: tmp.write_text(json.dumps(metrics, indent=2) + "\n")
-    )
-    if logger:
-        import wandb
 
-        logger.experiment.summary.update(
-            {f"final/speaker_sim_{k}": v for k, v in sims.items()}
-            | {"final/wall_s": metrics["wall_s"]}
-        )
-        logger.experiment.log({"final/sample": wandb.Audio(str(sample), sample_rate=SAMPLE_RATE)})
-        logger.experiment.finish()
-    log.info("wrote %s, %s and %s", pack_path, sample, metrics_path)
-    return FinetuneResult(pack_path, sample, metrics_path, metrics)
+
+def _log_final(logger, sims: dict[str, float], wall_s: float, sample: Path) -> None:
+    """Final similarities, wall time and the sample to the wandb run, then finish it."""
+    import wandb
+
+    logger.experiment.summary.update(
+        {f"final/speaker_sim_{k}": v for k, v in sims.items()} | {"final/wall_s": wall_s}
+    )
+    logger.experiment.log({"final/sample": wandb.Audio(str(sample), sample_rate=SAMPLE_RATE)})
+    logger.experiment.finish()

@@ -10,14 +10,16 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from omegaconf import DictConfig
 
-from kokoro_lab.audio import read_text_file, write_wav
-from kokoro_lab.configs import model_config_from
+from kokoro_lab.audio.io import write_wav
 from kokoro_lab.errors import UserFileError, UserPermissionError, UserValueError
 from kokoro_lab.hub import DEFAULT_VOICE
+from kokoro_lab.hydra_configs import model_config_from
+from kokoro_lab.io import read_text_file
 from kokoro_lab.model import load_model
 from kokoro_lab.pipeline import Pipeline, check_speed
 from kokoro_lab.runtime import process_state
@@ -116,10 +118,10 @@ def _infer(cfg: DictConfig) -> InferResult:
     pipeline = make_pipeline(model, voice, lang, cfg, speed)
     if lines:
         from kokoro_lab.lightning.inference import synthesize_lines
+        from kokoro_lab.lightning.trainer import make_trainer
 
-        accelerator = "gpu" if str(cfg.device).startswith("cuda") else "cpu"
         paths = synthesize_lines(
-            pipeline, content.splitlines(), cfg.output_dir, is_phonemes, accelerator=accelerator
+            partial(make_trainer, cfg), pipeline, content.splitlines(), cfg.output_dir, is_phonemes
         )
         return InferResult(paths, [])
     result = pipeline(phonemes=content) if is_phonemes else pipeline(text=content)

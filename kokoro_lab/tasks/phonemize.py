@@ -12,9 +12,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from kokoro_lab.audio import read_text_file
 from kokoro_lab.errors import UserValueError
-from kokoro_lab.io import atomic_write
+from kokoro_lab.io import atomic_write, read_text_file
 from kokoro_lab.text.frontend import FrontEnd, make_frontend
 from kokoro_lab.text.lexicon import load_lexicon
 from kokoro_lab.voices import VoicePack

@@ -17,18 +17,13 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from kokoro_lab.configs import model_config_from
 from kokoro_lab.errors import UserValueError
+from kokoro_lab.hydra_configs import model_config_from
 from kokoro_lab.io import atomic_write
-from kokoro_lab.lightning.training import (
-    KokoroTraining,
-    LossHistory,
-    export_official,
-    extract_voicepacks,
-    loss_summary,
-    read_history,
-    save_voicepacks,
-)
+from kokoro_lab.lightning.callbacks import LossHistory, loss_summary, read_history
+from kokoro_lab.lightning.export import export_official, extract_voicepacks, save_voicepacks
+from kokoro_lab.lightning.trainer import make_trainer
+from kokoro_lab.lightning.training import KokoroTraining
 from kokoro_lab.model import KokoroModel, load_model
 from kokoro_lab.modules.albert import init_albert_
 from kokoro_lab.runtime import process_state
@@ -39,7 +34,7 @@ SCRATCH = "scratch"
 PRETRAINED = ("pretrained", "embedded", None)
 
 
-def build_model(cfg: DictConfig) -> KokoroModel:
+def initial_model(cfg: DictConfig) -> KokoroModel:
     """`init=scratch`: random weights (BERT-style PL-BERT init); `pretrained`: the embedded
     Kokoro-82M v1.0; `v1.0` / `v0.19` / a path: those weights (strict load, weight norm kept)."""
     config = model_config_from(cfg.model)
@@ -77,19 +72,6 @@ def _first_metrics(results: list[dict]) -> dict[str, float]:
     return {k: float(v) for k, v in (results[0] if results else {}).items()}
 
 
-def resume_from(cfg: DictConfig, trainer: L.Trainer) -> str | None:
-    """`ckpt_path=last` resumes only when a last.ckpt exists (a fresh run starts quietly)."""
-    path = cfg.get("ckpt_path")
-    if path != "last":
-        return path
-    found = [
-        cb.dirpath
-        for cb in trainer.checkpoint_callbacks
-        if cb.dirpath and (Path(cb.dirpath) / f"{cb.CHECKPOINT_NAME_LAST}.ckpt").is_file()
-    ]
-    return "last" if found else None
-
-
 def write_summary(run_dir: Path, summary: dict) -> Path:
     path = run_dir / "summary.json"
     return atomic_write(path, lambda tmp: tmp.write_text(json.dumps(summary, indent=2)))
@@ -106,36 +88,72 @@ def train(cfg: DictConfig) -> dict | None:
 def _train(cfg: DictConfig) -> dict | None:
     run_dir = Path(cfg.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    _check(cfg)
+    # built in this order: the global seed is set once, and each step draws from it
+    model = initial_model(cfg)
+    # the reference durations, when pretrained, come from the run's own initial model
+    datamodule = instantiate(cfg.data, _partial_=True)(reference_model=model)
+    module = training_module(cfg, model)
+    trainer = _trainer(cfg, run_dir)
+    held_out = _fit(cfg, trainer, module, datamodule)
+    if not trainer.is_global_zero:
+        return None
+    summary = _summarize(cfg, run_dir, trainer, module, datamodule, held_out)
+    write_summary(run_dir, summary)
+    log.info("summary: %s", run_dir / "summary.json")
+    return summary
 
+
+def _check(cfg: DictConfig) -> None:
     t = cfg.training
     if cfg.data.min_frames < t.segment_frames or 2 * cfg.data.min_frames < t.style_frames:
         raise UserValueError(
             f"data.min_frames={cfg.data.min_frames} must cover training.segment_frames="
             f"{t.segment_frames} and half of training.style_frames={t.style_frames}"
         )
-    datamodule = instantiate(cfg.data)
-    model = build_model(cfg)
+    if cfg.init == SCRATCH and cfg.data.get("reference_durations") == "pretrained":
+        raise UserValueError(
+            "data.reference_durations=pretrained asks the run's initial model, and init=scratch "
+            "has random weights: use a pretrained init, or reference_durations=file or null"
+        )
+
+
+def training_module(cfg: DictConfig, model: KokoroModel) -> KokoroTraining:
+    """The LightningModule: `model` plus the training-only modules of `cfg.modules`."""
     modules = {k: instantiate(v) for k, v in cfg.modules.items() if v is not None}
     start_styles(cfg, modules)
     module = KokoroTraining(
         model, **modules, seed=cfg.seed, **OmegaConf.to_container(cfg.training, resolve=True)
     )
+    return module
+
+
+def _trainer(cfg: DictConfig, run_dir: Path) -> L.Trainer:
+    """The trainer group's Trainer with the configured callbacks and loggers, plus the loss
+    history; the datamodule shards batches itself (see data/datamodule.py)."""
     callbacks = _instantiate_group(cfg.get("callbacks"))
     callbacks.append(LossHistory(run_dir / "history.jsonl"))
     loggers = _instantiate_group(cfg.get("logger"))
-    trainer = instantiate(
-        cfg.trainer, callbacks=callbacks, logger=loggers or False, use_distributed_sampler=False
+    return make_trainer(
+        cfg, callbacks=callbacks, logger=loggers or False, use_distributed_sampler=False
     )
 
+
+def _fit(cfg: DictConfig, trainer: L.Trainer, module, datamodule) -> dict:
+    """Fit, resuming per `ckpt_path` (`last`: Lightning resumes from the checkpoint callback's
+    last.ckpt when there is one, else starts fresh; null: fresh; a path: that checkpoint).
+    With `validate_before_fit`, validation metrics before and after: {"before", "after"}."""
     held_out = {}
     if cfg.get("validate_before_fit"):
         held_out["before"] = _first_metrics(trainer.validate(module, datamodule=datamodule))
-    trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from(cfg, trainer))
+    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     if cfg.get("validate_before_fit"):
         held_out["after"] = _first_metrics(trainer.validate(module, datamodule=datamodule))
-    if not trainer.is_global_zero:
-        return None
+    return held_out
 
+
+def _summarize(cfg, run_dir: Path, trainer, module, datamodule, held_out: dict) -> dict:
+    """Rank zero after fitting: the loss summary and the exports the config asks for."""
     summary = {
         "losses": loss_summary(read_history(run_dir / "history.jsonl")),
         "global_step": trainer.global_step,
@@ -151,6 +169,4 @@ def _train(cfg: DictConfig) -> dict | None:
         summary["held_out"] = held_out
     if getattr(module, "speaker_eval", None):
         summary["speaker_eval"] = module.speaker_eval
-    write_summary(run_dir, summary)
-    log.info("summary: %s", run_dir / "summary.json")
     return summary

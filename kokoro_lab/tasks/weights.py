@@ -7,8 +7,8 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from kokoro_lab.checkpoint import save_checkpoint
-from kokoro_lab.configs import model_config_from
 from kokoro_lab.errors import UserValueError
+from kokoro_lab.hydra_configs import model_config_from
 from kokoro_lab.model import KokoroModel, count_parameters, load_model
 
 

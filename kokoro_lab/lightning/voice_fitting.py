@@ -5,10 +5,10 @@ F = 2f F0 / energy / mel frames, n samples, k anchors, s style (256 = decoder ha
 
 Every weight of the network is frozen (requires_grad False, eval mode: no dropout); the trainable
 parameters are the offsets (k, s) of the two halves, the voice being `init table + offset(row)`
-(kokoro_lab/voicepack/table.py). Each step:
+(kokoro_lab/voice_fitting/table.py). Each step:
 
 - prosody half, on a few clips (the predictor is cheap): the frozen predictor, given each clip's
-  durations (kokoro_lab/voicepack/alignment),
+  durations (kokoro_lab/voice_fitting/durations.py),
   against those durations (StyleTTS 2 bin BCE + L1), the recording's pyin F0 on voiced frames
   and its energy (smooth L1, StyleTTS 2 `loss_F0_rec` / `loss_norm_rec`);
 - decoder half, on one clip (whole by default: AdaIN normalizes over time, so a crop decoded
@@ -18,8 +18,8 @@ parameters are the offsets (k, s) of the two halves, the voice being `init table
   log-mel (the long-term spectrum: timbre); the multi-resolution STFT loss is computed but
   weighted 0 by default (driven by pyin F0, its fine harmonic structure prefers a wrong style to
   the true one: docs/finetune_voice.md);
-- both: a Gaussian prior over real voicepack rows (kokoro_lab/voicepack/prior.py) at the anchors,
-  and with several anchors a penalty on their spread.
+- both: a Gaussian prior over real voicepack rows (kokoro_lab/voice_fitting/prior.py) at the
+  anchors, and with several anchors a penalty on their spread.
 
 The frozen network lives outside the module tree (`self.net`), so checkpoints hold the offsets,
 the optimizer state and the durations: under a megabyte, not the 330 MB of weights.
@@ -36,15 +36,15 @@ import torch
 from einops import rearrange
 from torch import Tensor, nn
 
-from kokoro_lab.config import SAMPLE_RATE
-from kokoro_lab.data.features import LogMelSpectrogram
+from kokoro_lab.audio.features import LogMelSpectrogram
+from kokoro_lab.config import SAMPLE_RATE, SAMPLES_PER_FRAME
 from kokoro_lab.losses import MultiResolutionSTFTLoss, duration_losses, energy_loss, f0_loss
 from kokoro_lab.model import KokoroModel
-from kokoro_lab.modules.alignment import expand_to_frames, frame_to_token
-from kokoro_lab.voicepack.alignment import align, dtw_align
-from kokoro_lab.voicepack.data import FRAME, Clip
-from kokoro_lab.voicepack.prior import StylePrior
-from kokoro_lab.voicepack.table import build_table, row_styles
+from kokoro_lab.modules.length_regulator import expand_to_frames, frame_to_token
+from kokoro_lab.voice_fitting.data import Clip
+from kokoro_lab.voice_fitting.durations import align, dtw_align
+from kokoro_lab.voice_fitting.prior import StylePrior
+from kokoro_lab.voice_fitting.table import build_table, row_styles
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +239,7 @@ class VoicepackFit(L.LightningModule):
         f0 = clip.f0[None, 2 * a : 2 * (a + n)].to(self.device)
         energy = clip.energy[None, 2 * a : 2 * (a + n)].to(self.device)
         audio = self.model.decoder(asr, f0, energy, self.model.decoder_style(style), None, g)
-        real = clip.audio[None, FRAME * a : FRAME * (a + n)].to(self.device)
+        real = clip.audio[None, SAMPLES_PER_FRAME * a : SAMPLES_PER_FRAME * (a + n)].to(self.device)
         fake_mel, real_mel = self.mel(audio), self.mel(real)
         return {
             "stft": self.stft(audio, real),
@@ -326,7 +326,7 @@ class VoicepackFit(L.LightningModule):
     def _log_media(self, clip: Clip, audio: Tensor, f0: Tensor) -> None:
         from lightning.pytorch.loggers import WandbLogger
 
-        from kokoro_lab.lightning.training import _figure_to_image, plot_mels
+        from kokoro_lab.lightning.media import figure_to_image, plot_mels
 
         loggers = [lg for lg in self.loggers if isinstance(lg, WandbLogger)]
         if not loggers:
@@ -334,8 +334,8 @@ class VoicepackFit(L.LightningModule):
         with torch.no_grad():
             mels = self.mel(torch.stack([_fit(clip.audio, audio.shape[-1]), audio]))
         images = {
-            "mel": _figure_to_image(plot_mels(mels[0], mels[1])),
-            "f0": _figure_to_image(plot_f0(clip.f0, f0, clip.durations)),
+            "mel": figure_to_image(plot_mels(mels[0], mels[1])),
+            "f0": figure_to_image(plot_f0(clip.f0, f0, clip.durations)),
         }
         step = int(self.global_step)
         for lg in loggers:

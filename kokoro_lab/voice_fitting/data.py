@@ -29,17 +29,16 @@ import torch
 from einops import rearrange
 from torch import Tensor
 
-from kokoro_lab.config import CONTEXT_LENGTH, SAMPLE_RATE
-from kokoro_lab.data.dataset import BadRow, load_audio, read_metadata
-from kokoro_lab.data.features import FeatureSettings, LogMelSpectrogram, energy_from_log_mel, pitch
+from kokoro_lab.audio.features import FeatureSettings, LogMelSpectrogram, energy_from_log_mel, pitch
+from kokoro_lab.audio.io import load_audio
+from kokoro_lab.config import CONTEXT_LENGTH, SAMPLE_RATE, SAMPLES_PER_FRAME
+from kokoro_lab.data.metadata import BadRow, read_metadata
 from kokoro_lab.errors import UserFileError, UserValueError
 
 log = logging.getLogger(__name__)
 
 #: A speaker folder's metadata.csv columns: `id|text` or `id|text|normalized_text`.
 COLUMNS = ("id", "text", "normalized")
-#: Samples per duration frame (one predicted duration unit) at 24 kHz.
-FRAME = 600
 #: Active-speech RMS (dBFS) every clip is scaled to: the level of Kokoro's own output
 #: (measured on jf_nezumi, Harvard sentences 1-4: -23.4 to -21.7 dBFS).
 TARGET_LEVEL_DB = -22.0
@@ -63,7 +62,7 @@ class Clip:
 
     @property
     def frames(self) -> int:
-        return self.audio.shape[-1] // FRAME
+        return self.audio.shape[-1] // SAMPLES_PER_FRAME
 
     @property
     def num_phonemes(self) -> int:
@@ -71,7 +70,9 @@ class Clip:
         return self.tokens.shape[-1] - 2
 
 
-def active_level_db(audio: np.ndarray, frame: int = FRAME, floor_db: float = 40.0) -> float:
+def active_level_db(
+    audio: np.ndarray, frame: int = SAMPLES_PER_FRAME, floor_db: float = 40.0
+) -> float:
     """RMS in dBFS over the frames within `floor_db` of the loudest one (speech, not pauses)."""
     n = len(audio) // frame
     if n == 0:
@@ -146,7 +147,7 @@ def load_speaker_folder(
         phonemes = g2p.phonemize(text)
         ids = model_input_ids(phonemes)
         audio = normalize_loudness(raw)
-        frames = len(audio) // FRAME
+        frames = len(audio) // SAMPLES_PER_FRAME
         if len(ids) <= 2:
             bad.append(skip("text has no speakable phonemes"))
         elif len(ids) - 2 > CONTEXT_LENGTH:
@@ -154,7 +155,7 @@ def load_speaker_folder(
         elif frames < len(ids):
             bad.append(skip(f"{len(ids)} tokens in {frames} frames: too fast"))
         else:
-            x = torch.from_numpy(audio[: frames * FRAME].copy())
+            x = torch.from_numpy(audio[: frames * SAMPLES_PER_FRAME].copy())
             energy = energy_from_log_mel(mel(x[None]))[0, : 2 * frames]
             f0 = _cached_f0(x.numpy(), wav, cache, 2 * frames)
             clips.append(Clip(row.id, text, phonemes, torch.tensor(ids), x, f0, energy))

@@ -14,7 +14,7 @@ import torch
 
 from kokoro_lab.config import SAMPLE_RATE
 from kokoro_lab.model import KokoroModel
-from kokoro_lab.voicepack.data import Clip
+from kokoro_lab.voice_fitting.data import Clip
 from kokoro_lab.voices import VoicePack, load_catalogue, load_voice
 
 log = logging.getLogger(__name__)

