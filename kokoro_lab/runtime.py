@@ -21,6 +21,8 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from kokoro_lab.errors import UserValueError
+
 log = logging.getLogger(__name__)
 
 M_TRIM_THRESHOLD = -1
@@ -87,12 +89,16 @@ def process_state(
     torch's CPU thread count (`threads`), the global RNGs of torch, numpy and `random` (seeded
     with `seed`; Lightning's PL_GLOBAL_SEED/PL_SEED_WORKERS variables too) and glibc's malloc
     thresholds (`tune_malloc`). Library code below it changes none of these."""
+    if threads is not None and int(threads) < 1:
+        raise UserValueError(
+            f"threads={threads} must be a positive number of CPU threads (or unset: torch's)"
+        )
     threads_before = torch.get_num_threads()
     torch_rng, np_rng, py_rng = torch.get_rng_state(), np.random.get_state(), random.getstate()
     env_before = {k: os.environ.get(k) for k in SEED_ENV}
     tuned_here = False
     try:
-        if threads:
+        if threads is not None:
             torch.set_num_threads(int(threads))
         if seed is not None:
             torch.manual_seed(int(seed))

@@ -149,6 +149,29 @@ def test_yaml_files_hold_no_copy_of_a_schema_default():
     assert sorted(set(copies) - allowed) == []
 
 
+def test_instantiated_group_files_agree_with_their_targets_defaults():
+    """The `_target_` groups (data, ...) list every argument a user may set without `+`
+    (Hydra's struct mode needs the key present), so their values restate the class's
+    defaults: they must be the same values, or the yaml and a Python caller would differ."""
+    import inspect
+
+    from hydra.utils import get_object
+
+    disagree = []
+    for path in [CONFIGS / "data" / "default.yaml"]:  # the other data options are presets
+        node = OmegaConf.to_container(OmegaConf.load(path), resolve=False)
+        params = inspect.signature(get_object(node.pop("_target_"))).parameters
+        for key, value in node.items():
+            default = params[key].default
+            if isinstance(value, str) and value.startswith("${"):
+                continue  # interpolated from the root config (data_dir, seed, ...)
+            if isinstance(default, tuple):
+                default = list(default)
+            if value != default and not (value == {} and default is None):
+                disagree.append(f"{path.name}: {key}={value!r}, the class says {default!r}")
+    assert disagree == []
+
+
 def test_kokoro_training_defaults_are_the_schema_and_unknown_keys_fail():
     from kokoro_lab.lightning.training import KokoroTraining
     from kokoro_lab.model import KokoroModel

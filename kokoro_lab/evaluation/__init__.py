@@ -9,4 +9,6 @@ the Markdown report and plots. `kokoro_lab.lightning.evaluation` runs them with 
 - `summary`  per-system, per-length-bucket aggregation; the definition of every number
 - `report`   metrics.json and report.md
 - `plots`    the PNG figures
+- `machine`  the machine and package versions behind any measurement, and what the
+             measurement studies (`frontend_study`, `normalizer_study`) share
 """

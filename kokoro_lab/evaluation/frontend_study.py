@@ -26,17 +26,15 @@ writes the JSON and the Markdown table (`markdown_report`).
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import logging
 import os
-import platform
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
-from kokoro_lab.errors import UserFileError, UserValueError
+from kokoro_lab.errors import UserValueError
+from kokoro_lab.evaluation import machine
 from kokoro_lab.hub import EMBEDDED_VOICES
 from kokoro_lab.metrics.error_rate import error_counts
 
@@ -138,14 +136,7 @@ def frontend_study(
     for name, values in (("voices", voices), ("modes", modes)):
         if len(set(values)) != len(values):
             raise UserValueError(f"{name} {values} repeat an entry: list each one once")
-    if model is None:
-        from kokoro_lab.model import load_model
-
-        model = load_model()
-    if asr is None:
-        from kokoro_lab.metrics.asr import WhisperASR
-
-        asr = WhisperASR(beam_size=1)
+    model, asr = machine.model_and_asr(model, asr)
 
     results: dict[str, dict[str, dict]] = {}
     phonemes: dict[str, list[str]] = {}
@@ -154,22 +145,12 @@ def frontend_study(
         results[voice_name] = {}
         for mode in modes:
             pipeline = Pipeline(model, voice, lang=lang, seed=seed, g2p=mode)
-            started = time.perf_counter()
-            spoken = pipeline.synthesize_batch(texts, batch_size=batch_size)
-            synth_s = time.perf_counter() - started
-            audios = [s.audio.numpy() for s in spoken]
-            started = time.perf_counter()
-            hyps = asr.transcribe_batch(audios, spoken[0].sample_rate)
-            asr_s = time.perf_counter() - started
+            spoken, hyps, timing = machine.speak_and_transcribe(pipeline, asr, texts, batch_size)
             ps = [s.phonemes for s in spoken]
             # the front end does not depend on the voice: one phoneme list per mode
             assert phonemes.setdefault(mode, ps) == ps, f"{mode} phonemes differ across voices"
             cell = _cell(texts, hyps)
-            cell.update(
-                synth_s=synth_s,
-                asr_s=asr_s,
-                audio_s=sum(s.duration_s for s in spoken),
-            )
+            cell.update(timing)
             results[voice_name][mode] = cell
             log.info(
                 "%s %s: WER %.3f CER %.3f (%d sentences, synth %.1f s, asr %.1f s)",
@@ -178,18 +159,14 @@ def frontend_study(
                 cell["wer"],
                 cell["cer"],
                 len(texts),
-                synth_s,
-                asr_s,
+                timing["synth_s"],
+                timing["asr_s"],
             )
     return {
         "lang": lang,
         "seed": seed,
         "batch_size": batch_size,
-        "asr": {
-            "beam_size": getattr(asr, "beam_size", None),
-            "threads": getattr(asr, "threads", None),
-            "model_path": str(getattr(asr, "model_path", None) or "embedded Whisper tiny.en"),
-        },
+        "asr": machine.asr_settings(asr),
         "voices": voices,
         "modes": modes,
         "sentences": texts,
@@ -202,10 +179,6 @@ def frontend_study(
 
 
 # --- report ------------------------------------------------------------------------------------
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}"
 
 
 def markdown_report(study: dict) -> str:
@@ -225,12 +198,12 @@ def markdown_report(study: dict) -> str:
         best = study["best"][voice]
         row = []
         for mode in modes:
-            text = f"{_pct(cells[mode]['wer'])} ({_pct(cells[mode]['cer'])})"
+            text = f"{machine.pct(cells[mode]['wer'])} ({machine.pct(cells[mode]['cer'])})"
             row.append(f"**{text}**" if mode == best else text)
         lines.append(f"| {voice} | " + " | ".join(row) + f" | {best} |")
     pooled = study["pooled"]
     pooled_best = min(modes, key=lambda m: (pooled[m]["wer"], pooled[m]["cer"]))
-    row = [f"{_pct(pooled[m]['wer'])} ({_pct(pooled[m]['cer'])})" for m in modes]
+    row = [f"{machine.pct(pooled[m]['wer'])} ({machine.pct(pooled[m]['cer'])})" for m in modes]
     lines.append("| all voices | " + " | ".join(row) + f" | {pooled_best} |")
 
     pairs = list(next(iter(study["pairwise"].values())))
@@ -307,61 +280,23 @@ class StudyConfig:
     output_md: str = "docs/frontend_intelligibility.md"
 
 
-@contextlib.contextmanager
-def torch_threads(threads: int | None) -> Iterator[int]:
-    """Run with `threads` torch CPU threads (None: as they are), restoring the count after."""
-    import torch
-
-    before = torch.get_num_threads()
-    if threads is not None:
-        if threads < 1:
-            raise UserValueError(f"threads={threads} must be a positive number of CPU threads")
-        torch.set_num_threads(threads)
-    try:
-        yield torch.get_num_threads()
-    finally:
-        torch.set_num_threads(before)
-
-
-def environment() -> dict:
-    """The machine and the software behind the numbers."""
-    import torch
-
-    from kokoro_lab.evaluation.report import package_version
-
-    return {
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "torch_threads": torch.get_num_threads(),
-        "cpu_count": os.cpu_count(),
-        "load_average_1_5_15min": list(os.getloadavg()),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        **{
-            name: package_version(name)
-            for name in ("phonemizer", "espeakng-loader", "misaki", "faster-whisper")
-        },
-    }
+#: The software whose versions the study records (besides torch).
+PACKAGES = ("phonemizer", "espeakng-loader", "misaki", "faster-whisper")
 
 
 def measure_frontends(cfg: StudyConfig) -> dict:
     """Run the study on Harvard sentences, write cfg.output_json and cfg.output_md; returns the
     study dict (with `environment`, `wall_s` and `sentence_source` added)."""
-    from kokoro_lab.evaluation.report import write_json
     from kokoro_lab.evaluation.sets import harvard_set
-    from kokoro_lab.io import atomic_write
     from kokoro_lab.metrics.asr import WhisperASR
+    from kokoro_lab.runtime import process_state
 
     eval_set = harvard_set(cfg.num_sentences, cfg.start)  # checks the range
-    for out in (cfg.output_json, cfg.output_md):  # fail now, not after an hour of synthesis
-        if not Path(out).resolve().parent.is_dir():
-            raise UserFileError(
-                f"the folder of {out!r} does not exist: create it or choose another output path"
-            )
+    machine.check_output_folders((cfg.output_json, cfg.output_md))
     started = time.perf_counter()
-    with torch_threads(cfg.threads) as threads:
-        env = environment()
-        asr = WhisperASR(beam_size=cfg.beam_size, threads=threads)
+    with process_state(threads=cfg.threads):  # which checks that threads is positive
+        env = machine.environment(PACKAGES)
+        asr = WhisperASR(beam_size=cfg.beam_size, threads=env["torch_threads"])
         study = frontend_study(
             cfg.voices,
             cfg.modes,
@@ -386,8 +321,5 @@ def measure_frontends(cfg: StudyConfig) -> dict:
         "wall_s": wall_s,
         "s_per_clip": wall_s / clips,
     }
-    write_json(Path(cfg.output_json), study)
-    report = markdown_report(study)
-    atomic_write(Path(cfg.output_md), lambda tmp: tmp.write_text(report, encoding="utf-8"))
-    log.info("wrote %s and %s (%.0f s)", cfg.output_json, cfg.output_md, wall_s)
+    machine.write_study(study, cfg.output_json, cfg.output_md, markdown_report)
     return study

@@ -29,7 +29,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import platform
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -37,6 +36,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from kokoro_lab.errors import UserFileError, UserValueError
+from kokoro_lab.evaluation import machine
 from kokoro_lab.hub import DEFAULT_VOICE
 from kokoro_lab.metrics.error_rate import error_counts
 from kokoro_lab.metrics.text_norm import english_normalizer, spoken_form
@@ -155,33 +155,19 @@ def normalizer_study(
             f"got {len(voices)} voices and sets { ({k: len(v) for k, v in sets.items()}) }: pass "
             "at least one voice and one non-empty set"
         )
-    if model is None:
-        from kokoro_lab.model import load_model
-
-        model = load_model()
-    if asr is None:
-        from kokoro_lab.metrics.asr import WhisperASR
-
-        asr = WhisperASR(beam_size=1)
+    model, asr = machine.model_and_asr(model, asr)
 
     results: dict[str, dict[str, dict]] = {}
     for voice_name in voices:
         pipeline = Pipeline(model, load_voice(voice_name), lang=lang, seed=seed)
         results[voice_name] = {}
         for set_name, texts in sets.items():
-            started = time.perf_counter()
-            spoken = pipeline.synthesize_batch(list(texts), batch_size=batch_size)
-            synth_s = time.perf_counter() - started
-            started = time.perf_counter()
-            hyps = asr.transcribe_batch([s.audio.numpy() for s in spoken], spoken[0].sample_rate)
-            asr_s = time.perf_counter() - started
+            _, hyps, timing = machine.speak_and_transcribe(pipeline, asr, texts, batch_size)
             cell = score_both(texts, hyps)
             cell.update(
                 g2p=pipeline.frontend.mode,
                 transcripts=hyps,
-                synth_s=synth_s,
-                asr_s=asr_s,
-                audio_s=sum(s.duration_s for s in spoken),
+                **timing,
             )
             results[voice_name][set_name] = cell
             log.info(
@@ -199,11 +185,7 @@ def normalizer_study(
         "lang": lang,
         "seed": seed,
         "batch_size": batch_size,
-        "asr": {
-            "beam_size": getattr(asr, "beam_size", None),
-            "threads": getattr(asr, "threads", None),
-            "model_path": str(getattr(asr, "model_path", None) or "embedded Whisper tiny.en"),
-        },
+        "asr": machine.asr_settings(asr),
         "voices": voices,
         "sets": {name: list(texts) for name, texts in sets.items()},
         "results": results,
@@ -242,12 +224,8 @@ def rescore_frontend_study(frontend: dict, study: dict | None = None) -> dict:
 # --- report ------------------------------------------------------------------------------------
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}"
-
-
 def _both(cell: dict, key: str) -> str:
-    return f"{_pct(cell['previous'][key])} -> {_pct(cell['whisper'][key])}"
+    return f"{machine.pct(cell['previous'][key])} -> {machine.pct(cell['whisper'][key])}"
 
 
 #: Numbers quoted in README.md and docs/*.md that were computed with the previous rules and that
@@ -412,45 +390,13 @@ class NormalizerStudyConfig:
     output_md: str = "docs/wer_normalizer.md"
 
 
-def _cpu_model() -> str | None:
-    """The CPU's model name (what `lscpu | grep 'Model name'` prints), from /proc/cpuinfo."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        return platform.processor() or None
-    return None
-
-
-def environment() -> dict:
-    """The machine and the software behind the numbers."""
-    import torch
-
-    from kokoro_lab.evaluation.report import package_version
-
-    return {
-        "cpu_model": _cpu_model(),
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        "torch_threads": torch.get_num_threads(),
-        "cpu_count": os.cpu_count(),
-        "load_average_1_5_15min": list(os.getloadavg()),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        **{
-            name: package_version(name)
-            for name in ("whisper-normalizer", "jiwer", "faster-whisper", "misaki", "phonemizer")
-        },
-    }
+#: The software whose versions the study records (besides torch).
+PACKAGES = ("whisper-normalizer", "jiwer", "faster-whisper", "misaki", "phonemizer")
 
 
 def measure_normalizer(cfg: NormalizerStudyConfig, command: str | None = None) -> dict:
     """Run the study, rescore cfg.frontend_json's transcripts, write cfg.output_json and
     cfg.output_md; returns the study dict (with `environment`, `wall_s` and the config)."""
-    from kokoro_lab.evaluation.report import write_json
-    from kokoro_lab.io import atomic_write
     from kokoro_lab.metrics.asr import WhisperASR
     from kokoro_lab.runtime import process_state
 
@@ -463,19 +409,11 @@ def measure_normalizer(cfg: NormalizerStudyConfig, command: str | None = None) -
                 "scripts/measure_frontends.py wrote, or none to skip the rescoring"
             )
         frontend = json.loads(Path(cfg.frontend_json).read_text(encoding="utf-8"))
-    for out in (cfg.output_json, cfg.output_md):  # fail now, not after an hour of synthesis
-        if not Path(out).resolve().parent.is_dir():
-            raise UserFileError(
-                f"the folder of {out!r} does not exist: create it or choose another output path"
-            )
-    if cfg.threads is not None and cfg.threads < 1:
-        raise UserValueError(f"threads={cfg.threads} must be a positive number of CPU threads")
+    machine.check_output_folders((cfg.output_json, cfg.output_md))
     started = time.perf_counter()
-    with process_state(threads=cfg.threads):
-        import torch
-
-        env = environment()
-        asr = WhisperASR(beam_size=cfg.beam_size, threads=torch.get_num_threads())
+    with process_state(threads=cfg.threads):  # which checks that threads is positive
+        env = machine.environment(PACKAGES)
+        asr = WhisperASR(beam_size=cfg.beam_size, threads=env["torch_threads"])
         study = normalizer_study(
             cfg.voices, sets, asr=asr, lang=cfg.lang, seed=cfg.seed, batch_size=cfg.batch_size
         )
@@ -491,8 +429,5 @@ def measure_normalizer(cfg: NormalizerStudyConfig, command: str | None = None) -
     )
     if frontend is not None:
         study["frontend_rescored"] = rescore_frontend_study(frontend, study)
-    write_json(Path(cfg.output_json), study)
-    report = markdown_report(study)
-    atomic_write(Path(cfg.output_md), lambda tmp: tmp.write_text(report, encoding="utf-8"))
-    log.info("wrote %s and %s (%.0f s)", cfg.output_json, cfg.output_md, wall_s)
+    machine.write_study(study, cfg.output_json, cfg.output_md, markdown_report)
     return study

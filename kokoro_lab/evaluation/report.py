@@ -8,7 +8,8 @@ metrics.json (all numbers; nan and inf become null):
     predictors   the models behind the numbers (ASR, MOS, speaker encoder) and their versions
     eval_set     where the texts came from (with a SHA-256 of the texts), bucket cut points
     config       the resolved Hydra config of the run
-    environment  software versions, CPU count, torch threads, load average before and after
+    environment  `kokoro_lab.evaluation.machine.environment` (CPU, threads, versions), the load
+                 average before and after the run
     utterances   one row per (system, utterance): transcript, errors, MOS, timing, ...
 report.md: the comparison table, the length breakdown, the worst utterances, the plots and the
 definitions, for reading at a glance.
@@ -18,8 +19,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import platform
 from importlib import metadata
 from pathlib import Path
 
@@ -72,21 +71,6 @@ def predictors(scorer) -> dict:
             "model": "Resemblyzer GE2E voice encoder (pretrained.pt shipped in the wheel)",
             "package": f"resemblyzer {package_version('resemblyzer')}",
         },
-    }
-
-
-def environment(load_before: tuple[float, ...], load_after: tuple[float, ...]) -> dict:
-    import torch
-
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "kokoro_lab": package_version("kokoro_lab"),
-        "load_average_1_5_15min_before": list(load_before),
-        "load_average_1_5_15min_after": list(load_after),
     }
 
 

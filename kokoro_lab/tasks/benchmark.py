@@ -16,6 +16,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from kokoro_lab.evaluation.machine import cpu_capability, machine
 from kokoro_lab.evaluation.texts import harvard_sentences
 from kokoro_lab.io import atomic_write
 from kokoro_lab.runtime import ENV_EQUIVALENT
@@ -58,13 +59,7 @@ def _worker(cfg: dict, timeout: float) -> dict:
 
 def bf16_capable() -> bool:
     """True on CPUs with bfloat16 matrix units (AVX512-BF16 / AMX), where the bf16 decoder pays."""
-    return any(k in _cpu_capability() for k in ("AVX512_BF16", "AMX"))
-
-
-def _cpu_capability() -> str:
-    import torch
-
-    return torch.backends.cpu.get_cpu_capability()
+    return any(k in cpu_capability() for k in ("AVX512_BF16", "AMX"))
 
 
 def _ratio(num: float | None, den: float | None) -> float | None:
@@ -179,15 +174,18 @@ def _quality_config(cfg: DictConfig, base: dict, sentences: list[str], names: li
 
 
 def _machine(cfg: DictConfig, load_before: tuple[float, float, float]) -> dict:
+    """`machine()` under this file's keys; threads are the workers' (cfg.threads), not ours."""
+    m = machine()
     return {
-        "platform": platform.platform(),
+        "platform": m["platform"],
         "processor": platform.processor(),
-        "cpus": os.cpu_count(),
+        "cpu_model": m["cpu_model"],
+        "cpus": m["cpu_count"],
         "threads": int(cfg.threads),
-        "python": platform.python_version(),
-        "cpu_capability": _cpu_capability(),
+        "python": m["python"],
+        "cpu_capability": m["cpu_capability"],
         # 1-minute load average before and after: > threads means other work shared the CPU
-        "load_average": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
+        "load_average": [round(load_before[0], 2), round(m["load_average_1_5_15min"][0], 2)],
     }
 
 

@@ -23,7 +23,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from kokoro_lab.errors import UserValueError
 from kokoro_lab.evaluation import plots as plot
-from kokoro_lab.evaluation.report import environment, predictors, write_json, write_report
+from kokoro_lab.evaluation.machine import environment
+from kokoro_lab.evaluation.report import predictors, write_json, write_report
 from kokoro_lab.evaluation.scoring import UtteranceScorer
 from kokoro_lab.evaluation.sets import EvalSet, eval_set_from_config
 from kokoro_lab.evaluation.summary import DEFINITIONS, UTTERANCE_DEFINITIONS
@@ -238,6 +239,8 @@ def _evaluate(cfg: DictConfig) -> EvaluationOutput:
     trainer = make_trainer(cfg, logger=logger, enable_checkpointing=False)
     result = run_evaluation(module, trainer)
     load_after = os.getloadavg()
+    env = environment(packages=("kokoro_lab",))
+    del env["load_average_1_5_15min"]  # one reading: the run's before and after instead
 
     names = [s.name for s in systems]
     plots = write_plots(result, names, out, scorer)
@@ -261,7 +264,12 @@ def _evaluate(cfg: DictConfig) -> EvaluationOutput:
             "length_bucket_cuts": result.length_cuts,
         },
         "config": OmegaConf.to_container(cfg, resolve=True),
-        "environment": {**environment(load_before, load_after), "allocator_tuned": allocator_tuned},
+        "environment": {
+            **env,
+            "load_average_1_5_15min_before": list(load_before),
+            "load_average_1_5_15min_after": list(load_after),
+            "allocator_tuned": allocator_tuned,
+        },
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "wall_s": time.perf_counter() - started,
         "plots": [p.name for p in plots],
