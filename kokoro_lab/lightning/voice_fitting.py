@@ -41,24 +41,14 @@ from kokoro_lab.config import SAMPLE_RATE, SAMPLES_PER_FRAME
 from kokoro_lab.losses import MultiResolutionSTFTLoss, duration_losses, energy_loss, f0_loss
 from kokoro_lab.model import KokoroModel
 from kokoro_lab.modules.length_regulator import expand_to_frames, frame_to_token
+from kokoro_lab.schemas.finetune_voice import FitWeights
+from kokoro_lab.schemas.validate import known_dict
 from kokoro_lab.voice_fitting.data import Clip
 from kokoro_lab.voice_fitting.durations import align, dtw_align
 from kokoro_lab.voice_fitting.prior import StylePrior
 from kokoro_lab.voice_fitting.table import build_table, row_styles
 
 log = logging.getLogger(__name__)
-
-DEFAULT_WEIGHTS = {
-    "stft": 1.0,
-    "mel": 1.0,
-    "mel_mean": 1.0,
-    "duration_ce": 1.0,
-    "duration_l1": 0.2,
-    "f0": 1.0,
-    "energy": 1.0,
-    "prior": 0.1,
-    "spread": 1.0,
-}
 
 
 def half_cosine(step: int, total: int) -> float:
@@ -83,13 +73,19 @@ class VoicepackFit(L.LightningModule):
         align_method: str = "dtw",
         speaker=None,
         seed: int = 0,
+        train_clips: int | None = None,
     ):
+        """`train_clips`: only the first that many clips are fitted (default: all); the rest are
+        held out, seen only by validation."""
         super().__init__()
         self.save_hyperparameters(ignore=["net", "clips", "init_pack", "prior", "speaker"])
         self.net = _Frozen(net)
         self.clips = clips
+        self.train_clips = len(clips) if train_clips is None else train_clips
         self.anchors = list(anchors)
-        self.weights = {**DEFAULT_WEIGHTS, **(weights or {})}
+        # the schema's defaults (kokoro_lab/schemas/finetune_voice.py), one source for both the
+        # script and Python callers; an unknown weight is a user error naming it
+        self.weights = known_dict(FitWeights, weights, "weights")
         self.speaker = speaker
         self.register_buffer("init_pack", init_pack.float().clone())
         self.prior = prior
@@ -188,7 +184,7 @@ class VoicepackFit(L.LightningModule):
         for step in range(steps):
             for group in opt.param_groups:
                 group["lr"] = lr * half_cosine(step, steps)
-            picks = torch.randint(len(self.clips), (clips_per_step,), generator=g).tolist()
+            picks = torch.randint(self.train_clips, (clips_per_step,), generator=g).tolist()
             parts = [self.prosody_losses(j) for j in picks]
             losses = {k: sum(p[k] for p in parts) / len(parts) for k in parts[0]}
             losses["prior"] = self.prior.penalty(self.anchor_styles())

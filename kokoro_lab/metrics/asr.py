@@ -119,18 +119,22 @@ class WhisperASR:
                 torch.set_num_threads(torch_threads)
         return self._model
 
+    def decoding(self, **extra) -> dict:
+        """faster-whisper `transcribe` keywords of this recognizer's deterministic decoding, plus
+        `extra` (timestamps, for instance)."""
+        return {
+            "language": self.language,
+            "beam_size": self.beam_size,
+            "temperature": 0.0,
+            "condition_on_previous_text": False,
+            "vad_filter": False,
+            **extra,
+        }
+
     def transcribe(self, audio: np.ndarray, sample_rate: int) -> str:
         """audio (n,) float in [-1, 1] at sample_rate -> transcript (raw, not normalized)."""
         x = resample(audio, sample_rate, WHISPER_SAMPLE_RATE)
-        segments, _ = self.model.transcribe(
-            x,
-            language=self.language,
-            beam_size=self.beam_size,
-            temperature=0.0,
-            condition_on_previous_text=False,
-            without_timestamps=True,
-            vad_filter=False,
-        )
+        segments, _ = self.model.transcribe(x, **self.decoding(without_timestamps=True))
         return " ".join(s.text.strip() for s in segments).strip()
 
     def transcribe_batch(self, audios: Sequence[np.ndarray], sample_rate: int) -> list[str]:

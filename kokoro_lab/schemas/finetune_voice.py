@@ -1,6 +1,7 @@
 """`configs/finetune_voice.yaml`'s schema: the keys of `scripts/finetune_voice.py`.
 
     python scripts/finetune_voice.py data_dir=DIR name=NAME [init_voice=VOICE] [key=value ...]
+    python scripts/finetune_voice.py audio=FILE [text="..."] name=NAME [key=value ...]
 
 Fits a [510, 1, 256] voicepack for the frozen model to a speaker folder (metadata.csv id|text or
 id|text|normalized, wavs/ID.wav); writes OUT/NAME.pt, OUT/NAME.wav, OUT/metrics.json. Why each
@@ -37,10 +38,18 @@ class FinetuneVoiceConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     logger: Any = None  # configs/logger/*.yaml (instantiated)
     data_dir: str | None = None  # the speaker folder (LJSpeech layout, any sample rate)
+    # or one recording (WAV/FLAC/MP3, 5-60 s, any rate; docs/one_clip_voice.md)
+    audio: str | None = None
+    text: str | None = None  # audio's transcript; null: Whisper tiny.en's (English only)
+    heldout_every: int = 4  # audio: every Nth utterance is held out (at least one)
+    heldout_val_every: int = 15  # audio: steps between held-out validations
+    # audio: held-out validations without a gain before the fit stops (the best style is kept)
+    early_stop_patience: int = 2
     name: str | None = None  # the voice name: OUT/NAME.pt
     # a voice name or .pt path | mean (of the available voices) | auto (closest by speaker
     # similarity)
     init_voice: str = "auto"
+    init_exclude: list[str] = field(default_factory=list)  # voices auto and mean leave out
     output_dir: str = "voices"
     lang: str = "en-us"  # espeak language of the transcripts
     checkpoint: str | None = None  # null = embedded offline weights; v1.0 | v0.19 | a .pth

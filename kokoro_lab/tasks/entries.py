@@ -103,7 +103,7 @@ def finetune_voice() -> HydraEntry:
         print(f"speaker similarity to the recordings: {sims['init']:.3f} -> {sims['fitted']:.3f}")
         print(f"wrote {result.voicepack}, {result.sample} and {result.metrics_path}")
 
-    return hydra_entry("finetune_voice", task, on_result=print_result)
+    return hydra_entry("finetune_voice", task, free_text=("text",), on_result=print_result)
 
 
 @command

@@ -1,5 +1,10 @@
 """`python scripts/finetune_voice.py data_dir=DIR name=NAME`: fit a voicepack for the frozen model.
 
+`audio=FILE [text=...]` instead of `data_dir` fits to one recording: it is cut into utterances at
+its pauses, some held out (voice_fitting/one_clip.py), and the fit stops when the held-out speaker
+similarity stops improving (lightning/best_heldout.py); metrics.json then adds `transcript`,
+`pieces` and `heldout_similarity` (docs/one_clip_voice.md).
+
 Writes `output_dir/NAME.pt` (an official v1.0 voicepack: a float32 tensor [510, 1, 256] saved
 with torch.save, atomically), `output_dir/NAME.wav` (a sample sentence), `output_dir/metrics.json`
 (losses, speaker similarity, skipped rows, time and memory), `output_dir/alignment.json`
@@ -34,6 +39,7 @@ from kokoro_lab.data.metadata import read_metadata
 from kokoro_lab.errors import UserValueError
 from kokoro_lab.hydra_configs import model_config_from
 from kokoro_lab.io import atomic_write
+from kokoro_lab.lightning.best_heldout import BestHeldout
 from kokoro_lab.lightning.trainer import make_trainer
 from kokoro_lab.lightning.voice_fitting import VoicepackFit
 from kokoro_lab.metrics import SpeakerSimilarity
@@ -44,6 +50,7 @@ from kokoro_lab.voice_fitting.crops import ClipIndex, CropDataset
 from kokoro_lab.voice_fitting.data import COLUMNS, load_speaker_folder
 from kokoro_lab.voice_fitting.durations import align, dtw_align
 from kokoro_lab.voice_fitting.init import initial_voice, reference_packs
+from kokoro_lab.voice_fitting.one_clip import check_text_for, one_clip
 from kokoro_lab.voice_fitting.prior import StylePrior
 from kokoro_lab.voice_fitting.table import anchor_rows
 from kokoro_lab.voices import VoicePack, load_voice
@@ -62,13 +69,19 @@ class FinetuneResult:
 
 
 def _check(cfg: DictConfig) -> None:
-    if not cfg.get("data_dir"):
-        raise UserValueError("pass data_dir=DIR: a speaker folder with metadata.csv and wavs/")
+    if bool(cfg.get("data_dir")) == bool(cfg.get("audio")):
+        raise UserValueError(
+            "pass data_dir=DIR (a speaker folder with metadata.csv and wavs/) or audio=FILE (one "
+            "recording), not both"
+        )
     if not cfg.get("name") or not re.fullmatch(r"[A-Za-z0-9_.-]+", str(cfg.name)):
         raise UserValueError(
             f"name={cfg.get('name')!r}: give a file-name-safe voice name (a-z 0-9 _ . -)"
         )
-    read_metadata(Path(cfg.data_dir), COLUMNS)  # no metadata.csv: fails before model loading
+    if cfg.get("data_dir"):
+        read_metadata(Path(cfg.data_dir), COLUMNS)  # no metadata.csv: fails before model loading
+    else:
+        check_text_for(str(cfg.lang), cfg.get("text"))
     if int(cfg.steps) < 1:
         raise UserValueError(f"steps={cfg.steps} must be at least 1")
     if cfg.align not in ("dtw", "rescale"):
@@ -88,30 +101,61 @@ def finetune_voice(cfg: DictConfig) -> FinetuneResult:
         return _finetune_voice(cfg)
 
 
+def _load_clips(cfg: DictConfig, out: Path) -> tuple[list, list, list, dict]:
+    """(training clips, held-out clips, skipped rows or pieces, what the metrics add) from a
+    speaker folder or, with `audio`, one recording (checked before any model loads)."""
+    if not cfg.get("audio"):
+        clips, bad = load_speaker_folder(
+            cfg.data_dir, cfg.lang, out / "cache", cfg.get("max_clips")
+        )
+        return clips, [], bad, {}
+    from kokoro_lab.metrics.asr import WhisperASR
+
+    asr = WhisperASR(threads=int(cfg.get("threads") or 1))
+    clip = one_clip(cfg.audio, cfg.get("text"), str(cfg.lang), int(cfg.heldout_every), asr)
+    log.info("transcript: %s", clip.transcript)
+    return (
+        clip.train,
+        clip.heldout,
+        clip.skipped,
+        {
+            "audio": str(cfg.audio),
+            "transcript": clip.transcript,
+            "pieces": clip.pieces,
+        },
+    )
+
+
 def _finetune_voice(cfg: DictConfig) -> FinetuneResult:
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
+    clips, heldout, bad, one_clip_facts = _load_clips(cfg, out)
+    log.info("%d clips (%.1f s), %d rows skipped", len(clips), _seconds(clips), len(bad))
     model = load_model(
         cfg.get("checkpoint"), config=model_config_from(cfg.model), device=cfg.device
     )
-    clips, bad = load_speaker_folder(cfg.data_dir, cfg.lang, out / "cache", cfg.get("max_clips"))
-    log.info("%d clips (%.1f s), %d rows skipped", len(clips), _seconds(clips), len(bad))
     speaker = SpeakerSimilarity()
     init, init_info = initial_voice(
-        str(cfg.init_voice), model, clips, speaker, cfg.get("voices_dir")
+        str(cfg.init_voice),
+        model,
+        clips,
+        speaker,
+        cfg.get("voices_dir"),
+        tuple(cfg.get("init_exclude") or ()),
     )
     if init.release != "v1.0":
         raise UserValueError(
             f"init_voice={cfg.init_voice!r} is a {init.release} pack: start from a v1.0 voice"
         )
-    initial_durations = _align_clips(cfg, model, clips, init)
+    initial_durations = _align_clips(cfg, model, clips + heldout, init)
     anchors = anchor_rows([c.num_phonemes for c in clips], int(cfg.anchors))
     prior_voices, prior = _style_prior(cfg)
-    module = _fitting_module(cfg, model, clips, init, prior, anchors, speaker)
-    train, val = _loaders(cfg, clips)
+    module = _fitting_module(cfg, model, clips, init, prior, anchors, speaker, heldout)
+    train, val = _loaders(cfg, clips, heldout)
     logger = instantiate(cfg.logger) if cfg.get("logger") else False
-    trainer = _trainer(cfg, out, logger)
+    best = BestHeldout(patience=int(cfg.early_stop_patience)) if heldout else None
+    trainer = _trainer(cfg, out, logger, best)
     ckpt_path = _resume_path(cfg, out)
     # a resumed run's checkpoint holds the fitted prosody half
     prosody_history = [] if ckpt_path else _fit_prosody_first(cfg, module)
@@ -123,12 +167,13 @@ def _finetune_voice(cfg: DictConfig) -> FinetuneResult:
     pipeline = Pipeline(model, pack, lang=cfg.lang, seed=0, g2p="espeak")
     sample = write_wav(out / f"{cfg.name}.wav", pipeline(text=str(cfg.sample_text)).audio)
     sims = _similarities(model, speaker, clips, {"init": init, "fitted": pack})
-    changed = _write_alignment(out / "alignment.json", initial_durations, clips)
+    changed = _write_alignment(out / "alignment.json", initial_durations, clips + heldout)
     metrics = {
         "name": str(cfg.name),
         "voicepack": str(pack_path),
         "sample": str(sample),
-        "data_dir": str(cfg.data_dir),
+        "data_dir": str(cfg.data_dir) if cfg.get("data_dir") else None,
+        **one_clip_facts,
         "clips": len(clips),
         "audio_seconds": _seconds(clips),
         "bad_rows": [asdict(b) for b in bad],
@@ -145,7 +190,8 @@ def _finetune_voice(cfg: DictConfig) -> FinetuneResult:
             "centroid of the first 8 recordings",
         },
         "realignment_mean_abs_change_frames": changed,
-        **_run_facts(started),
+        **(_heldout_facts(best, heldout) if best else {}),
+        **_run_facts(started, cpu_started),
         "config": OmegaConf.to_container(cfg, resolve=True),
     }
     metrics_path = atomic_write(
@@ -191,11 +237,14 @@ def _style_prior(cfg: DictConfig) -> tuple[list[str], StylePrior]:
     return prior_voices, prior
 
 
-def _fitting_module(cfg: DictConfig, model, clips, init, prior, anchors, speaker) -> VoicepackFit:
+def _fitting_module(
+    cfg: DictConfig, model, clips, init, prior, anchors, speaker, heldout=()
+) -> VoicepackFit:
+    """The fit of `clips`; the `heldout` clips follow them, only validated."""
     steps, prosody_steps = int(cfg.steps), _prosody_steps(cfg)
     return VoicepackFit(
         model,
-        clips,
+        [*clips, *heldout],
         init.pack,
         prior,
         anchors,
@@ -206,12 +255,13 @@ def _fitting_module(cfg: DictConfig, model, clips, init, prior, anchors, speaker
         align_method=str(cfg.align),
         speaker=speaker,
         seed=int(cfg.seed),
+        train_clips=len(clips),
     )
 
 
-def _loaders(cfg: DictConfig, clips) -> tuple[DataLoader, DataLoader]:
+def _loaders(cfg: DictConfig, clips, heldout=()) -> tuple[DataLoader, DataLoader]:
     """One crop per step (with the extra prosody clips of joint fitting) and the validation
-    clips."""
+    clips: the held-out ones (indices after `clips`), else the first `val_clips`."""
     # null: whole clips. The decoder's AdaIN normalizes over time, so a crop decoded alone is
     # not the crop of the whole clip's decoding (docs/finetune_voice.md): crops bias the fit.
     crop_frames = (
@@ -224,14 +274,21 @@ def _loaders(cfg: DictConfig, clips) -> tuple[DataLoader, DataLoader]:
         [c.frames for c in clips], int(cfg.steps), crop_frames, int(cfg.seed), extra_clips
     )
     train = DataLoader(crops, batch_size=None)
-    val = DataLoader(ClipIndex(list(range(min(int(cfg.val_clips), len(clips))))), batch_size=None)
+    shown = (
+        range(len(clips), len(clips) + len(heldout))
+        if heldout
+        else range(min(int(cfg.val_clips), len(clips)))
+    )
+    val = DataLoader(ClipIndex(list(shown)), batch_size=None)
     return train, val
 
 
-def _trainer(cfg: DictConfig, out: Path, logger) -> L.Trainer:
+def _trainer(cfg: DictConfig, out: Path, logger, best: BestHeldout | None = None) -> L.Trainer:
     """max_steps decides (a resumed run continues past its first epoch); `last.ckpt` every
-    `checkpoint_every` steps."""
+    `checkpoint_every` steps; with held-out clips (`best`), validation every `heldout_val_every`
+    steps and early stopping."""
     steps = int(cfg.steps)
+    every = int(cfg.heldout_val_every if best else cfg.val_every)
     checkpoints = ModelCheckpoint(
         dirpath=out / CHECKPOINTS,
         save_last=True,
@@ -243,8 +300,8 @@ def _trainer(cfg: DictConfig, out: Path, logger) -> L.Trainer:
         max_steps=steps,
         max_epochs=-1,
         logger=logger,
-        callbacks=[checkpoints],
-        val_check_interval=min(int(cfg.val_every), steps),
+        callbacks=[checkpoints, *([best] if best else [])],
+        val_check_interval=min(every, steps),
         check_val_every_n_epoch=None,
         num_sanity_val_steps=0,
         log_every_n_steps=1,
@@ -320,9 +377,24 @@ def _loss_means(history: list[dict]) -> dict[str, dict[str, float]]:
     }
 
 
-def _run_facts(started: float) -> dict:
+def _heldout_facts(best: BestHeldout, heldout) -> dict:
+    """The held-out score: the best validation's speaker similarity (its style is the one
+    saved), when it was reached and every validation's."""
     return {
-        "wall_s": time.perf_counter() - started,
+        "heldout_clips": len(heldout),
+        "heldout_similarity": best.best,
+        "heldout_best_step": best.best_step,
+        "heldout_history": best.history,
+    }
+
+
+def _run_facts(started: float, cpu_started: float) -> dict:
+    wall = time.perf_counter() - started
+    return {
+        "wall_s": wall,
+        "wall_seconds": wall,
+        # this process's CPU time, all threads: the cost without other jobs' load
+        "cpu_seconds": time.process_time() - cpu_started,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "threads": torch.get_num_threads(),
         "loadavg": list(os.getloadavg()),

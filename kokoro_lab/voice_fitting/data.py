@@ -90,14 +90,13 @@ def normalize_loudness(audio: np.ndarray, target_db: float = TARGET_LEVEL_DB) ->
     return (out / peak * 0.99 if peak > 0.99 else out).astype(np.float32)
 
 
-def _cached_f0(audio: np.ndarray, wav: Path, cache_dir: Path | None, frames: int) -> Tensor:
+def _cached_f0(audio: np.ndarray, stamp: str | None, cache_dir: Path | None, frames: int) -> Tensor:
+    """pyin F0 (2f,) of `audio`, cached in `cache_dir` under `stamp` (what identifies the source
+    audio; None: not cached)."""
     settings = FeatureSettings()
     key = None
-    if cache_dir is not None:
-        st = wav.stat()
-        stamp = (
-            f"{wav.resolve()}|{st.st_size}|{st.st_mtime_ns}|{settings.digest()}|{TARGET_LEVEL_DB}"
-        )
+    if cache_dir is not None and stamp is not None:
+        stamp = f"{stamp}|{settings.digest()}|{TARGET_LEVEL_DB}"
         key = cache_dir / f"f0-{hashlib.sha256(stamp.encode()).hexdigest()[:16]}.pt"
         if key.is_file():
             f0 = torch.load(key, weights_only=True)
@@ -111,6 +110,45 @@ def _cached_f0(audio: np.ndarray, wav: Path, cache_dir: Path | None, frames: int
     return f0
 
 
+def file_stamp(wav: Path) -> str:
+    """A file's identity for the F0 cache: path, size and modification time."""
+    st = wav.stat()
+    return f"{wav.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+
+
+def make_clip(
+    clip_id: str,
+    text: str,
+    raw: np.ndarray,
+    g2p,
+    mel: LogMelSpectrogram,
+    f0_stamp: str | None = None,
+    cache_dir: Path | None = None,
+) -> Clip | str:
+    """Mono audio (n,) at 24 kHz and its text -> a Clip (loudness-normalized, with F0 and
+    energy), or the reason it cannot be used. Both the folder mode and the one-clip mode
+    (voice_fitting/one_clip.py) build their clips here."""
+    from kokoro_lab.text import model_input_ids
+
+    seconds = len(raw) / SAMPLE_RATE
+    if not MIN_SECONDS <= seconds <= MAX_SECONDS or not np.isfinite(raw).all():
+        return f"absurd duration or samples ({seconds:.2f} s)"
+    phonemes = g2p.phonemize(text)
+    ids = model_input_ids(phonemes)
+    audio = normalize_loudness(raw)
+    frames = len(audio) // SAMPLES_PER_FRAME
+    if len(ids) <= 2:
+        return "text has no speakable phonemes"
+    if len(ids) - 2 > CONTEXT_LENGTH:
+        return f"{len(ids) - 2} phonemes exceed the 510 context"
+    if frames < len(ids):
+        return f"{len(ids)} tokens in {frames} frames: too fast"
+    x = torch.from_numpy(audio[: frames * SAMPLES_PER_FRAME].copy())
+    energy = energy_from_log_mel(mel(x[None]))[0, : 2 * frames]
+    f0 = _cached_f0(x.numpy(), f0_stamp, cache_dir, 2 * frames)
+    return Clip(clip_id, text, phonemes, torch.tensor(ids), x, f0, energy)
+
+
 def load_speaker_folder(
     data_dir: str | os.PathLike,
     lang: str = "en-us",
@@ -118,7 +156,7 @@ def load_speaker_folder(
     limit: int | None = None,
 ) -> tuple[list[Clip], list[BadRow]]:
     """A speaker folder -> usable clips (with F0 and energy, not yet aligned) and the bad rows."""
-    from kokoro_lab.text import get_g2p, model_input_ids
+    from kokoro_lab.text import get_g2p
 
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
@@ -140,25 +178,11 @@ def load_speaker_folder(
         except (RuntimeError, OSError, ValueError) as err:  # libsndfile errors are RuntimeErrors
             bad.append(skip(f"unreadable audio ({type(err).__name__}: {err})"))
             continue
-        seconds = len(raw) / SAMPLE_RATE
-        if not MIN_SECONDS <= seconds <= MAX_SECONDS or not np.isfinite(raw).all():
-            bad.append(skip(f"absurd duration or samples ({seconds:.2f} s)"))
-            continue
-        phonemes = g2p.phonemize(text)
-        ids = model_input_ids(phonemes)
-        audio = normalize_loudness(raw)
-        frames = len(audio) // SAMPLES_PER_FRAME
-        if len(ids) <= 2:
-            bad.append(skip("text has no speakable phonemes"))
-        elif len(ids) - 2 > CONTEXT_LENGTH:
-            bad.append(skip(f"{len(ids) - 2} phonemes exceed the 510 context"))
-        elif frames < len(ids):
-            bad.append(skip(f"{len(ids)} tokens in {frames} frames: too fast"))
+        clip = make_clip(row.id, text, raw, g2p, mel, file_stamp(wav), cache)
+        if isinstance(clip, str):
+            bad.append(skip(clip))
         else:
-            x = torch.from_numpy(audio[: frames * SAMPLES_PER_FRAME].copy())
-            energy = energy_from_log_mel(mel(x[None]))[0, : 2 * frames]
-            f0 = _cached_f0(x.numpy(), wav, cache, 2 * frames)
-            clips.append(Clip(row.id, text, phonemes, torch.tensor(ids), x, f0, energy))
+            clips.append(clip)
     for b in bad:
         log.warning("skipped %s (metadata line %d): %s", b.file, b.row, b.reason)
     if not clips:

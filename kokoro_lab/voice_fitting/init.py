@@ -60,14 +60,16 @@ def initial_voice(
     clips: list[Clip],
     speaker,
     voices_dir: str | None = None,
+    exclude: tuple[str, ...] = (),
 ) -> tuple[VoicePack, dict]:
-    """`init_voice` (a name, a .pt path, `mean` or `auto`) -> (VoicePack, how it was chosen)."""
+    """`init_voice` (a name, a .pt path, `mean` or `auto`) -> (VoicePack, how it was chosen);
+    `mean` and `auto` leave out the voices named in `exclude`."""
     if init_voice == "mean":
-        packs = reference_packs(voices_dir)
+        packs = {k: v for k, v in reference_packs(voices_dir).items() if k not in exclude}
         pack = VoicePack.blend(list(packs.values()), name="mean")
         return pack, {"method": "mean", "of": sorted(packs)}
     if init_voice == "auto":
-        packs = reference_packs(voices_dir)
+        packs = {k: v for k, v in reference_packs(voices_dir).items() if k not in exclude}
         sims = speaker_similarities(model, packs, clips, speaker)
         best = max(sims, key=sims.get)
         log.info("closest voice by speaker similarity: %s (%s)", best, sims)

@@ -48,3 +48,21 @@ def render_speaker_folder(
 
 def true_durations_tensor(durations: dict[str, list[int]]) -> dict[str, torch.Tensor]:
     return {k: torch.tensor(v) for k, v in durations.items()}
+
+
+def join_with_pauses(
+    audios: list[np.ndarray], pauses: list[float], lead: float = 0.5
+) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """Utterances [(n_i,)] at 24 kHz one after another into one recording (n,): `lead` seconds of
+    silence before and after, `pauses[i]` seconds between utterance i and i + 1 -> the audio and
+    each utterance's (start, end) in seconds (the one-clip mode's test and measurement)."""
+    gaps = [lead, *pauses[: len(audios) - 1], lead]
+    parts, spans, at = [], [], 0
+    for gap, audio in zip(gaps, [*audios, None]):
+        parts.append(np.zeros(round(gap * SAMPLE_RATE), np.float32))
+        at += len(parts[-1])
+        if audio is not None:
+            spans.append((at / SAMPLE_RATE, (at + len(audio)) / SAMPLE_RATE))
+            parts.append(np.asarray(audio, np.float32))
+            at += len(audio)
+    return np.concatenate(parts), spans
