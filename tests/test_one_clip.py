@@ -18,6 +18,8 @@ from kokoro_lab.errors import UserError
 from kokoro_lab.evaluation.texts import harvard_sentences
 from kokoro_lab.metrics.error_rate import error_counts
 from kokoro_lab.pipeline import Pipeline
+from kokoro_lab.voice_fitting.denoise import reduce_noise
+from kokoro_lab.voice_fitting.recording import load_recording
 from kokoro_lab.voice_fitting.segment import split_at_pauses
 from kokoro_lab.voice_fitting.synthetic import join_with_pauses
 from kokoro_lab.voice_fitting.words import (
@@ -65,6 +67,50 @@ def test_split_at_pauses_finds_the_known_pauses(noise_db):
     for (a, b), (ta, tb) in zip(spans, truth):
         # each piece covers its utterance, with at most ~0.15 s of the pause either side
         assert ta - 0.16 <= a / SAMPLE_RATE <= ta and tb <= b / SAMPLE_RATE <= tb + 0.16
+
+
+def test_background_noise_is_reduced_only_when_present():
+    """A recording at ~20 dB SNR is gated: its pauses drop by well over 6 dB, its speech keeps
+    its level; a clean one (digital silence between bursts) is returned untouched."""
+    truth = [(0.5, 2.1), (2.7, 4.0), (4.5, 6.8)]
+    noisy = _bursts(truth, 7.5, noise_db=-45.0)
+    cleaned, report = reduce_noise(noisy)
+    assert report.denoised and 15 < report.snr_db < 40 and report.noise_seconds > 1.0
+    frame = SAMPLE_RATE // 100
+    t = np.arange(len(noisy) // frame) * frame / SAMPLE_RATE
+    speech = np.zeros(len(t), bool)
+    for a, b in truth:
+        speech |= (t >= a + 0.05) & (t < b - 0.05)
+    pause = ~speech & (t > 0.1) & (t < 7.4)
+    for a, b in truth:
+        pause &= (t < a - 0.1) | (t > b + 0.1)
+
+    def level(audio, frames):
+        x = audio[: len(t) * frame].reshape(len(t), frame)[frames]
+        return 10 * np.log10((x**2).mean())
+
+    assert level(noisy, pause) - level(cleaned, pause) > 10
+    assert abs(level(noisy, speech) - level(cleaned, speech)) < 1.0
+    clean = _bursts(truth, 7.5)
+    same, report = reduce_noise(clean)
+    assert not report.denoised and report.snr_db > 40 and same is clean
+
+
+def test_an_mp3_recording_reads_and_splits(tmp_path):
+    """MP3 (libsndfile's MPEG Layer III) at 44.1 kHz stereo: read, resampled to 24 kHz mono, the
+    same utterances found."""
+    import librosa
+
+    truth = [(0.5, 2.1), (2.7, 4.0), (4.5, 6.8)]
+    audio = librosa.resample(_bursts(truth, 7.5), orig_sr=SAMPLE_RATE, target_sr=44_100)
+    path = tmp_path / "clip.mp3"
+    sf.write(path, np.stack([audio, audio], axis=1), 44_100, format="MP3")
+    loaded = load_recording(path)
+    assert abs(len(loaded) / SAMPLE_RATE - 7.5) < 0.1  # the encoder pads a few ms at most
+    spans = split_at_pauses(loaded)
+    assert len(spans) == len(truth)
+    for (a, b), (ta, tb) in zip(spans, truth):
+        assert abs(a / SAMPLE_RATE - ta) < 0.2 and abs(b / SAMPLE_RATE - tb) < 0.2
 
 
 def test_a_long_utterance_is_cut():
@@ -189,6 +235,7 @@ def test_one_clip_end_to_end(recording, tmp_path):
     # one piece per sentence (the pauses inside a sentence are shorter), one in four held out
     assert len(metrics["pieces"]) == 4 and metrics["clips"] == 3 and metrics["heldout_clips"] == 1
     assert 0 < metrics["heldout_similarity"] <= 1
+    assert metrics["noise"]["denoised"] is False  # synthetic speech: nothing to clean
 
     # the result speaks through scripts/infer.py's task (voice_path=OUT/NAME.pt)
     from kokoro_lab.tasks.infer import infer

@@ -3,7 +3,7 @@
 `audio=FILE [text=...]` instead of `data_dir` fits to one recording: it is cut into utterances at
 its pauses, some held out (voice_fitting/one_clip.py), and the fit stops when the held-out speaker
 similarity stops improving (lightning/best_heldout.py); metrics.json then adds `transcript`,
-`pieces` and `heldout_similarity` (docs/one_clip_voice.md).
+`pieces`, `noise` and `heldout_similarity` (docs/one_clip_voice.md).
 
 Writes `output_dir/NAME.pt` (an official v1.0 voicepack: a float32 tensor [510, 1, 256] saved
 with torch.save, atomically), `output_dir/NAME.wav` (a sample sentence), `output_dir/metrics.json`
@@ -122,6 +122,7 @@ def _load_clips(cfg: DictConfig, out: Path) -> tuple[list, list, list, dict]:
             "audio": str(cfg.audio),
             "transcript": clip.transcript,
             "pieces": clip.pieces,
+            "noise": clip.noise,
         },
     )
 

@@ -71,16 +71,21 @@ def speak_recording(model, target: str, seconds: float, path: Path) -> list[str]
 
 
 def degrade(path: Path, condition: str, out: Path) -> Path:
-    """The recording under `condition`: clean, + white noise at 20 dB SNR, or at -28 dBFS."""
+    """The recording under `condition`: "clean"; "noise_NdB": + white noise N dB below its active
+    speech level; "level_NdBfs": scaled to an active level of N dBFS."""
     if condition == "clean":
         return path
     audio, rate = sf.read(path, dtype="float32")
     level = active_level_db(audio.mean(1))
-    if condition == "noise_20db":
+    kind, db = condition.split("_")
+    db = float(db.removesuffix("dbfs").removesuffix("db"))
+    if kind == "noise":
         noise = np.random.default_rng(1).standard_normal(audio.shape).astype(np.float32)
-        audio = audio + noise * 10 ** ((level - 20) / 20)
+        audio = audio + noise * 10 ** ((level - db) / 20)
+    elif kind == "level":
+        audio = audio * 10 ** ((db - level) / 20)
     else:
-        audio = audio * 10 ** ((-28.0 - level) / 20)
+        raise ValueError(f"unknown condition {condition!r}")
     sf.write(out, np.clip(audio, -1, 1), rate, "PCM_16")
     return out
 
@@ -124,8 +129,8 @@ def measure_one_clip(
     report: str | os.PathLike | None = None,
     threads: int = 1,
 ) -> dict:
-    """Every target's clean fit first, then the other conditions for the first
-    `robust_targets` targets; the results so far are written to `report` (and
+    """Every target's clean fit first (when `conditions` has "clean"), then the other conditions
+    for the first `robust_targets` targets; the results so far are written to `report` (and
     OUTPUT_DIR/measure.json) after each fit, so a partial run reports."""
     with process_state(threads=threads):
         return _measure(
@@ -144,7 +149,7 @@ def _measure(targets, out, conditions, robust_targets, n_test, seconds, override
     model = load_model()
     results: dict = {"n_test": n_test, "seconds": seconds, "runs": []}
     refs: dict = {}
-    plan = [(t, "clean") for t in targets] + [
+    plan = [(t, "clean") for t in targets if "clean" in conditions] + [
         (t, c) for t in targets[:robust_targets] for c in conditions if c != "clean"
     ]
     for target, condition in plan:

@@ -3,7 +3,9 @@
 Axes: n samples at 24 kHz.
 
 `load_recording` reads and checks the file (recording.py); `split_at_pauses` cuts it into
-utterances (segment.py); each utterance gets its words (words.py):
+utterances (segment.py); a noisy recording is cleaned for the fit (denoise.py: the words are
+still heard on the original, which Whisper handles better than gated audio); each utterance gets
+its words (words.py):
 
 - English (`lang` en-*), no transcript: Whisper tiny.en, the evaluation's ASR, with word
   timestamps; no words heard means no speech, a refusal;
@@ -29,6 +31,7 @@ from kokoro_lab.config import SAMPLE_RATE
 from kokoro_lab.data.metadata import BadRow
 from kokoro_lab.errors import UserValueError
 from kokoro_lab.voice_fitting.data import Clip, make_clip
+from kokoro_lab.voice_fitting.denoise import reduce_noise
 from kokoro_lab.voice_fitting.recording import load_recording
 from kokoro_lab.voice_fitting.segment import split_at_pauses
 from kokoro_lab.voice_fitting.words import (
@@ -60,13 +63,15 @@ def check_text_for(lang: str, text: str | None) -> None:
 @dataclass
 class OneClip:
     """A recording cut into clips: `train` fitted, `heldout` only scored; `transcript` the text of
-    every piece in order; `skipped` the pieces that could not be used."""
+    every piece in order; `skipped` the pieces that could not be used; `noise` the SNR estimate
+    and whether the recording was cleaned (denoise.NoiseReport.as_dict)."""
 
     train: list[Clip]
     heldout: list[Clip]
     transcript: str
     pieces: list[dict] = field(default_factory=list)
     skipped: list[BadRow] = field(default_factory=list)
+    noise: dict = field(default_factory=dict)
 
 
 def piece_texts(
@@ -105,11 +110,14 @@ def one_clip(
     if not spans:
         raise UserValueError(f"audio={os.fspath(path)!r} holds no speech")
     texts = piece_texts(audio, spans, text, lang, asr)
+    cleaned, noise = reduce_noise(audio)
+    if noise.denoised:
+        log.info("estimated SNR %.1f dB: background noise reduced before fitting", noise.snr_db)
     g2p, mel = get_g2p(lang), LogMelSpectrogram()
     clips, pieces, skipped = [], [], []
     for i, ((a, b), words) in enumerate(zip(spans, texts), 1):
         piece = {"piece": i, "start_s": a / SAMPLE_RATE, "end_s": b / SAMPLE_RATE, "text": words}
-        clip = make_clip(f"{i:04d}", words, audio[a:b], g2p, mel) if words else "no words"
+        clip = make_clip(f"{i:04d}", words, cleaned[a:b], g2p, mel) if words else "no words"
         if isinstance(clip, str):
             skipped.append(BadRow(os.fspath(path), i, f"piece {i}: {clip}"))
             log.warning(
@@ -135,4 +143,5 @@ def one_clip(
         transcript=" ".join(t for t in texts if t),
         pieces=pieces,
         skipped=skipped,
+        noise=noise.as_dict(),
     )
