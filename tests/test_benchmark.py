@@ -1,6 +1,7 @@
 """scripts/benchmark.py on a reduced set: real engines (ours, hexgrad's KModel, onnxruntime on
-the int8 file) each in its own process, one sentence, one timed run; checks the JSON contract and
-that the numbers are measured, not placeholders."""
+the int8 file) each in its own process, one sentence, one timed run, the quality of the int8
+engine on two sentences; checks the JSON contract and that the numbers are measured, not
+placeholders."""
 
 from __future__ import annotations
 
@@ -10,11 +11,16 @@ import math
 import pytest
 from conftest import run_script
 
+from kokoro_lab.acceleration.cpu_features import cpu_features
+
 RATIOS = (
     "fp32_vs_kmodel",
     "fp32_vs_kmodel_same_alloc",
     "fp32_vs_kmodel_compile",
+    "exact_vs_kmodel",
+    "exact_vs_kmodel_compile",
     "fastest_cpu_vs_ort_int8",
+    "onnx_export_vs_kokoro_onnx",
     "batch16_vs_batch1",
     "first_chunk_vs_first_sentence",
 )
@@ -28,15 +34,20 @@ def test_benchmark_writes_table_and_json(tmp_path):
         "quick_sentences=1",
         "quick_repeats=1",
         "warmup=1",
-        "quality=false",
+        "quick_quality_sentences=2",
         "long_text_chars=400",
-        "engines=[kokoro_lab_fp32,kmodel,ort_int8]",
+        "engines=[kokoro_lab_fp32,kokoro_lab_int8,kokoro_lab_compile,kmodel,ort_int8]",
         f"output_dir={tmp_path}",
         f"hydra.run.dir={tmp_path / 'run'}",
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((tmp_path / "benchmark.json").read_text())
-    assert set(result["engines"]) == {"kokoro_lab_fp32", "kmodel", "ort_int8"}
+    features = cpu_features()
+    ran = {"kokoro_lab_fp32", "kokoro_lab_int8", "kmodel", "ort_int8"}
+    assert set(result["engines"]) == ran | ({"kokoro_lab_bf16"} if features.bf16 else set())
+    assert "kokoro_lab_compile" in result["skipped_engines"]  # quick mode: no compilation
+    assert result["cpu_capability"] == features.capability
+    assert result["cpu_flags"] == list(features.flags) and result["cpu_kind"] == features.kind
     for name, e in result["engines"].items():
         for key in ("rtf_median", "throughput_audio_s_per_s", "peak_rss_mb", "cpu_rtf_median"):
             assert math.isfinite(e[key]) and e[key] > 0, (name, key, e[key])
@@ -51,6 +62,11 @@ def test_benchmark_writes_table_and_json(tmp_path):
     ratios = result["ratios"]
     assert ratios["fp32_vs_kmodel"] > 0 and ratios["fastest_cpu_vs_ort_int8"] > 0
     assert ratios["fp32_vs_kmodel_compile"] is None  # not measured in this run: no number
+    assert ratios["exact_vs_kmodel"] == ratios["fp32_vs_kmodel"]  # exact = fp32 without compile
+    quality = result["quality"]
+    assert quality["sentences"] == 2 and quality["durations_equal_int8"] is True
+    assert 0 <= quality["wer_int8"] <= 1 and 0 < quality["audio_rel_l2_int8"] < 0.5
+    assert result["fastest_cpu_engine"] in result["engines"]
     assert 0 < ratios["first_chunk_vs_first_sentence"] < 10
     stream = result["streaming"]
     assert stream["chunks"] >= 2 and stream["max_join_jump"] < 0.1

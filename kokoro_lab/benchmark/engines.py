@@ -1,7 +1,9 @@
 """The engines a benchmark compares, each behind one call: phoneme strings -> audio arrays.
 
 Axes: b batch (utterances), n samples.
-- kokoro_lab: our KokoroModel (fp32; bf16 decoder on CPUs with bf16 units), batch size B.
+- kokoro_lab: our KokoroModel as one of its inference engines (kokoro_lab/acceleration/engine.py:
+  `exact` float32, `int8` generator convolutions, `bf16` decoder on CPUs with bf16 units),
+  batch size B, optionally with the generator under torch.compile.
 - kmodel: hexgrad's official `kokoro.KModel` (0.9.4) on the same weights, one utterance at a time
   as its users run it; optionally under torch.compile.
 - ort_int8: onnxruntime on the kokoro-onnx int8 file (the embedded weights' source).
@@ -21,15 +23,24 @@ from kokoro_lab.text import VOCAB, model_input_ids
 
 Synth = Callable[[list[str], list[np.ndarray]], list[np.ndarray]]
 
+#: Benchmark engine name -> our inference engine (the rest are batch sizes and compilation).
+OUR_ENGINES = {
+    "kokoro_lab_fp32": "exact",
+    "kokoro_lab_compile": "exact",
+    "kokoro_lab_int8": "int8",
+    "kokoro_lab_bf16": "bf16",
+}
+
 
 def kokoro_lab_engine(
-    batch_size: int = 1, bf16: bool = False, compile: bool = False, device: str = "cpu"
+    batch_size: int = 1, engine: str = "exact", compile: bool = False, device: str = "cpu"
 ) -> Synth:
+    from kokoro_lab.acceleration.engine import apply_engine
     from kokoro_lab.model import load_model
     from kokoro_lab.modules.masking import lengths_to_valid
 
     model = load_model(device=device)
-    model.bf16_decoder = bf16
+    apply_engine(model, engine)
     if compile:
         model.decoder.generator = torch.compile(model.decoder.generator, dynamic=True)
 
@@ -84,15 +95,17 @@ def kmodel_engine(compile: bool = False, device: str = "cpu") -> Synth:
     return synth
 
 
-def ort_engine(threads: int) -> Synth:
+def ort_engine(threads: int, path: str | None = None) -> Synth:
+    """onnxruntime on an ONNX file with kokoro-onnx's inputs (default: its int8 file)."""
     import onnxruntime as ort
 
     from kokoro_lab.hub import embedded_onnx_path
 
+    path = path or str(embedded_onnx_path())
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
-    sess = ort.InferenceSession(str(embedded_onnx_path()), opts, ["CPUExecutionProvider"])
+    sess = ort.InferenceSession(path, opts, ["CPUExecutionProvider"])
 
     def synth(phonemes: list[str], styles: list[np.ndarray]) -> list[np.ndarray]:
         out = []
@@ -109,16 +122,19 @@ def ort_engine(threads: int) -> Synth:
 
 
 def make_engine(name: str, cfg: dict) -> Synth:
-    """`kokoro_lab_fp32`, `kokoro_lab_bf16`, `kokoro_lab_batchB` (any B), `kokoro_lab_compile`,
+    """`kokoro_lab_fp32`, `kokoro_lab_int8`, `kokoro_lab_bf16`, `kokoro_lab_batchB` (any B),
+    `kokoro_lab_compile`,
     `kmodel`, `kmodel_tuned_alloc` (the allocator is set by the parent), `kmodel_compile`,
     `ort_int8` (CPU only)."""
     device = cfg.get("device", "cpu")
     if m := re.fullmatch(r"kokoro_lab_batch(\d+)", name):
         return kokoro_lab_engine(int(m.group(1)), device=device)
     table = {
-        "kokoro_lab_fp32": lambda: kokoro_lab_engine(1, device=device),
-        "kokoro_lab_bf16": lambda: kokoro_lab_engine(1, bf16=True, device=device),
-        "kokoro_lab_compile": lambda: kokoro_lab_engine(1, compile=True, device=device),
+        name: lambda name=name: kokoro_lab_engine(
+            1, OUR_ENGINES[name], compile=name.endswith("compile"), device=device
+        )
+        for name in OUR_ENGINES
+    } | {
         "kmodel": lambda: kmodel_engine(device=device),
         "kmodel_tuned_alloc": lambda: kmodel_engine(device=device),
         "kmodel_compile": lambda: kmodel_engine(compile=True, device=device),

@@ -98,24 +98,38 @@ def first_chunk(cfg: dict) -> dict:
 
 
 def quality(cfg: dict) -> dict:
-    """Whisper tiny.en WER of our fp32 path, and of the bf16-decoder path where `bf16` is set
-    (CPUs with bfloat16 units), on the benchmark sentences."""
+    """Per inference engine in `paths` (exact first): Whisper tiny.en WER on the sentences, whether
+    every duration equals exact's, and the audio's relative L2 distance to exact's (where the
+    lengths agree): what makes a fast path lossy or not."""
     torch.set_num_threads(cfg["threads"])
+    from kokoro_lab.acceleration.engine import apply_engine
     from kokoro_lab.metrics.asr import WhisperASR
     from kokoro_lab.metrics.error_rate import wer
     from kokoro_lab.model import load_model
     from kokoro_lab.pipeline import Pipeline
     from kokoro_lab.voices import load_voice
 
-    model = load_model()
     asr = WhisperASR(beam_size=1)
-    out = {}
-    paths = (("fp32", False), ("bf16", True)) if cfg.get("bf16") else (("fp32", False),)
-    for name, bf16 in paths:
-        model.bf16_decoder = bf16
-        pipe = Pipeline(model, load_voice(cfg["voice"]), lang="en-us", seed=0)
-        audio = [r.audio.numpy() for r in pipe.synthesize_batch(cfg["sentences"], batch_size=4)]
+    voice = load_voice(cfg["voice"])
+    out: dict = {"sentences": len(cfg["sentences"])}
+    reference = None
+    for name in cfg["paths"]:
+        model = load_model()
+        apply_engine(model, name)
+        pipe = Pipeline(model, voice, lang="en-us", seed=0)
+        results = pipe.synthesize_batch(cfg["sentences"], batch_size=4)
+        audio = [r.audio.numpy() for r in results]
+        durations = [np.concatenate([c.durations.numpy() for c in r.chunks]) for r in results]
         out[f"wer_{name}"] = wer(cfg["sentences"], asr.transcribe_batch(audio, SAMPLE_RATE))
+        if reference is None:
+            reference = (audio, durations)
+            continue
+        same = all(np.array_equal(a, b) for a, b in zip(durations, reference[1]))
+        out[f"durations_equal_{name}"] = same
+        if same:
+            diff = sum(float(np.sum((a - b) ** 2)) for a, b in zip(audio, reference[0]))
+            norm = sum(float(np.sum(b**2)) for b in reference[0])
+            out[f"audio_rel_l2_{name}"] = (diff / norm) ** 0.5
     return out
 
 

@@ -9,10 +9,13 @@ from dataclasses import dataclass, field
 
 
 def _cpu_engines() -> list[str]:
-    # kokoro_lab_bf16 (bf16 decoder) pays off only on CPUs with AVX512-BF16/AMX; on AVX2 it is
-    # ~50x slower (measured), so the task adds it only where torch reports such a CPU.
+    # kokoro_lab_bf16 (bf16 decoder) pays off only on CPUs with bf16 units (avx512_bf16, AMX); on
+    # AVX2 it is ~50x slower (measured), so the task adds it only where the CPU has them
+    # (kokoro_lab/acceleration/cpu_features.py).
     return [
         "kokoro_lab_fp32",
+        "kokoro_lab_int8",
+        "kokoro_lab_compile",
         "kokoro_lab_batch4",
         "kokoro_lab_batch16",
         "kmodel",
@@ -39,6 +42,12 @@ class BenchmarkConfig:
     join_chars: int = 1200  # streamed whole to measure the chunk joins (quick: quick_join_chars)
     quick_join_chars: int = 400
     quality: bool = True
+    # Whisper WER of every engine (exact, int8, bf16) on this many Harvard sentences: 100 resolve
+    # a one-point change (quick: quick_quality_sentences, too few for that, and the table says so)
+    quality_sentences: int = 100
+    quick_quality_sentences: int = 10
+    # quick=true leaves out engines compiled with torch.compile (minutes of compilation alone)
+    quick_skips_compile: bool = True
     timeout_s: int = 1800
     output_dir: str = "docs"
     # set by the command: its overrides, recorded in docs/benchmark.json

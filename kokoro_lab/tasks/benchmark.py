@@ -16,7 +16,10 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from kokoro_lab.evaluation.machine import cpu_capability, machine
+from kokoro_lab.acceleration.cpu_features import cpu_features
+from kokoro_lab.acceleration.engine import FASTEST_TABLE
+from kokoro_lab.benchmark.engines import OUR_ENGINES
+from kokoro_lab.evaluation.machine import machine
 from kokoro_lab.evaluation.texts import harvard_sentences
 from kokoro_lab.io import atomic_write
 from kokoro_lab.runtime import ENV_EQUIVALENT
@@ -32,8 +35,13 @@ TUNED = {
     "kokoro_lab_batch4",
     "kokoro_lab_batch16",
     "kokoro_lab_bf16",
+    "kokoro_lab_int8",
+    "kokoro_lab_compile",
     "kmodel_tuned_alloc",
 }
+
+#: A lossy engine qualifies as "fastest" when its WER is at most this above exact's.
+WER_MARGIN = 0.01
 
 
 def _worker(cfg: dict, timeout: float) -> dict:
@@ -58,8 +66,9 @@ def _worker(cfg: dict, timeout: float) -> dict:
 
 
 def bf16_capable() -> bool:
-    """True on CPUs with bfloat16 matrix units (AVX512-BF16 / AMX), where the bf16 decoder pays."""
-    return any(k in cpu_capability() for k in ("AVX512_BF16", "AMX"))
+    """True on CPUs with bfloat16 units (avx512_bf16 / AMX) and oneDNN bf16 kernels, where the
+    bf16 decoder pays (torch's capability string says plain "AVX512" on such CPUs)."""
+    return cpu_features().bf16
 
 
 def _ratio(num: float | None, den: float | None) -> float | None:
@@ -73,18 +82,20 @@ def benchmark(cfg: DictConfig) -> dict:
     sentences = harvard_sentences(cfg.quick_sentences if quick else cfg.num_sentences)
     base = _worker_base(cfg, sentences, quick)
     load_before = os.getloadavg()
-    names = _engine_names(cfg)
+    names, skipped = _engine_names(cfg, quick)
     engines, failed = _run_engines(cfg, base, names, quick)
     stream = _worker(_streaming_config(cfg, base, quick), cfg.timeout_s)
     quality = (
-        _worker(_quality_config(cfg, base, sentences, names), cfg.timeout_s) if cfg.quality else {}
+        _worker(_quality_config(cfg, base, names, quick), cfg.timeout_s) if cfg.quality else {}
     )
-    fastest = max(
-        (e for e in engines if e.startswith("kokoro_lab")), key=_thr(engines), default=None
-    )
+    fastest = _fastest(engines, quality)
+    features = cpu_features()
     result = {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": _machine(cfg, load_before),
+        "cpu_capability": features.capability,
+        "cpu_flags": list(features.flags),
+        "cpu_kind": features.kind,
         "command": " ".join(["python", "scripts/benchmark.py", *cfg.get("argv", [])]),
         "sentences": len(base["phonemes"]),
         "engines": engines,
@@ -93,9 +104,43 @@ def benchmark(cfg: DictConfig) -> dict:
         "ratios": _ratios(engines, stream, fastest),
         "fastest_cpu_engine": fastest,
         "failed_engines": failed,
+        "skipped_engines": skipped,
     }
     _write(Path(cfg.output_dir), result, cfg)
+    if not quick and cfg.quality and str(cfg.device) == "cpu" and fastest:
+        record_fastest(result)
     return result
+
+
+def _fastest(engines: dict[str, dict], quality: dict) -> str | None:
+    """Our engine of the highest throughput whose WER is within WER_MARGIN of exact's (an engine
+    without a WER measurement is lossless: fp32, padded batches, compiled fp32)."""
+    exact_wer = quality.get("wer_exact")
+
+    def keeps_words(name: str) -> bool:
+        engine = OUR_ENGINES.get(name, "exact")
+        if engine == "exact":
+            return True
+        wer = quality.get(f"wer_{engine}")
+        return wer is not None and exact_wer is not None and wer <= exact_wer + WER_MARGIN
+
+    ours = [e for e in engines if e.startswith("kokoro_lab") and keeps_words(e)]
+    return max(ours, key=_thr(engines), default=None)
+
+
+def record_fastest(result: dict) -> None:
+    """FASTEST_TABLE[this CPU's kind] = the engine `fastest` should pick, from this run (a
+    full CPU run: where `fastest` looks it up, shipped in the package)."""
+    engine = OUR_ENGINES.get(result["fastest_cpu_engine"], "exact")
+    table = json.loads(FASTEST_TABLE.read_text()) if FASTEST_TABLE.exists() else {}
+    table[result["cpu_kind"]] = {
+        "engine": engine,
+        "benchmark_engine": result["fastest_cpu_engine"],
+        "date": result["date"],
+        "cpu_flags": result["cpu_flags"],
+    }
+    text = json.dumps(dict(sorted(table.items())), indent=1) + "\n"
+    atomic_write(FASTEST_TABLE, lambda p: p.write_text(text))
 
 
 def _worker_base(cfg: DictConfig, sentences: list[str], quick: bool) -> dict:
@@ -116,15 +161,24 @@ def _worker_base(cfg: DictConfig, sentences: list[str], quick: bool) -> dict:
     }
 
 
-def _engine_names(cfg: DictConfig) -> list[str]:
-    """cfg.engines; on a GPU batch 1 RTF and throughput at B = 1 ... 64 against KModel instead;
-    bf16 added on CPUs that have bfloat16 matrix units."""
+def _engine_names(cfg: DictConfig, quick: bool) -> tuple[list[str], dict[str, str]]:
+    """(cfg.engines as run here, why each left-out engine was left out): on a GPU batch 1 RTF and
+    throughput at B = 1 ... 64 against KModel instead; bf16 added on CPUs with bfloat16 units;
+    compiled engines left out of quick mode (compilation alone takes minutes on 2 cores)."""
     names = list(cfg.engines)
+    skipped: dict[str, str] = {}
     if str(cfg.device).startswith("cuda"):
-        names = [f"kokoro_lab_batch{b}" for b in cfg.gpu_batch_sizes] + ["kmodel"]
-    elif bf16_capable() and "kokoro_lab_bf16" not in names:
-        names.insert(3, "kokoro_lab_bf16")
-    return names
+        return [f"kokoro_lab_batch{b}" for b in cfg.gpu_batch_sizes] + ["kmodel"], skipped
+    if bf16_capable() and "kokoro_lab_bf16" not in names:
+        names.insert(2, "kokoro_lab_bf16")
+    if not bf16_capable() and "kokoro_lab_bf16" in names:
+        names.remove("kokoro_lab_bf16")
+        skipped["kokoro_lab_bf16"] = "this CPU has no bfloat16 units"
+    if quick and cfg.quick_skips_compile:
+        for name in [n for n in names if n.endswith("_compile")]:
+            names.remove(name)
+            skipped[name] = "quick=true: torch.compile alone takes minutes (full runs measure it)"
+    return names, skipped
 
 
 def _run_engines(
@@ -162,14 +216,17 @@ def _streaming_config(cfg: DictConfig, base: dict, quick: bool) -> dict:
     }
 
 
-def _quality_config(cfg: DictConfig, base: dict, sentences: list[str], names: list[str]) -> dict:
-    """Whisper WER of the fast path (and of bf16 when it is benchmarked) on the sentences."""
+def _quality_config(cfg: DictConfig, base: dict, names: list[str], quick: bool) -> dict:
+    """Whisper WER (and durations, audio distance to exact) of every inference engine benchmarked,
+    on quality_sentences Harvard sentences (quick: quick_quality_sentences)."""
+    engines = ["exact"] + [e for e in ("int8", "bf16") if f"kokoro_lab_{e}" in names]
+    count = cfg.quick_quality_sentences if quick else cfg.quality_sentences
     return {
         **base,
         "engine": "quality",
         "voice": cfg.voices[0],
-        "sentences": sentences,
-        "bf16": "kokoro_lab_bf16" in names,
+        "sentences": harvard_sentences(count),
+        "paths": engines,
     }
 
 
@@ -201,11 +258,17 @@ def _ratios(engines: dict[str, dict], stream: dict, fastest: str | None) -> dict
     """Above 1: kokoro_lab is faster (but see first_chunk_vs_first_sentence)."""
     rtf, thr = _rtf(engines), _thr(engines)
     ours_fp32 = rtf("kokoro_lab_fp32") or rtf("kokoro_lab_batch1")
+    # the exact path: float32 eager or its compiled generator (durations identical, audio within
+    # float rounding), whichever is faster here
+    exact = min((r for r in (ours_fp32, rtf("kokoro_lab_compile")) if r), default=None)
     return {
         "fp32_vs_kmodel": _ratio(rtf("kmodel"), ours_fp32),
         "fp32_vs_kmodel_same_alloc": _ratio(rtf("kmodel_tuned_alloc"), ours_fp32),
         "fp32_vs_kmodel_compile": _ratio(rtf("kmodel_compile"), ours_fp32),
+        "exact_vs_kmodel": _ratio(rtf("kmodel"), exact),
+        "exact_vs_kmodel_compile": _ratio(rtf("kmodel_compile"), exact),
         "fastest_cpu_vs_ort_int8": _ratio(thr(fastest), thr("ort_int8")),
+        "onnx_export_vs_kokoro_onnx": _ratio(rtf("ort_int8"), rtf("ort_export_int8")),
         "batch16_vs_batch1": _ratio(
             thr("kokoro_lab_batch16"), thr("kokoro_lab_fp32") or thr("kokoro_lab_batch1")
         ),
@@ -239,6 +302,8 @@ def render_markdown(r: dict, cfg: DictConfig) -> str:
         )
     for name, why in r.get("failed_engines", {}).items():
         rows.append(f"| {name} | failed: {why} | | | | | |")
+    for name, why in r.get("skipped_engines", {}).items():
+        rows.append(f"| {name} | not run: {why} | | | | | |")
     ratios = "\n".join(f"| {k} | {v} |" for k, v in r["ratios"].items())
     s = r["streaming"]
     q = r.get("quality") or {}
@@ -246,7 +311,8 @@ def render_markdown(r: dict, cfg: DictConfig) -> str:
     return f"""# Benchmarks
 
 Measured {r["date"]} on {m["platform"]} ({m["cpus"]} CPUs, torch CPU capability
-{m.get("cpu_capability")}, {m["threads"]} threads, Python {m["python"]}; 1-minute load average
+{m.get("cpu_capability")}, CPU flags {r.get("cpu_flags")} (kind `{r.get("cpu_kind")}`),
+{m["threads"]} threads, Python {m["python"]}; 1-minute load average
 {m.get("load_average")} before/after the run); {r["sentences"]} Harvard sentences phonemized once
 (en-us), voices {list(cfg.voices)}; each engine in its own process; RTF = wall time / audio
 seconds (median of the runs after warm-up; lower is faster); CPU s per audio s = user + system
@@ -269,12 +335,18 @@ its first sentence alone takes {s["first_sentence_s"]:.2f} s. Chunk joins: the l
 across a join is {s["max_join_jump"]:.4f} (the 99th percentile of sample-to-sample steps inside
 chunks is {s["p99_sample_step"]:.4f}): chunks start and end in the boundary tokens' near-silence.
 
-Quality of the fast path (Whisper tiny.en WER on the same sentences): {json.dumps(q)}
+Quality per inference engine (Whisper tiny.en WER on {q.get("sentences")} Harvard sentences;
+for the lossy engines whether every duration equals exact's and the audio's relative L2 distance
+to exact's): {json.dumps(q)}. The fastest engine whose WER is within {WER_MARGIN * 100:.0f} point
+of exact's: `{r.get("fastest_cpu_engine")}`.
 
 Engines: `kokoro_lab_*` = this project's KokoroModel (weight norm folded, inference mode, tuned
-glibc allocator via mallopt; `bf16` = decoder convolutions under bfloat16 autocast, harmonic source
-and iSTFT in float32; `batchB` = padded batches of B); `kmodel` = hexgrad's `kokoro.KModel` 0.9.4
-on the same weights, as its users run it; `kmodel_tuned_alloc` = the same with
+glibc allocator via mallopt; `fp32` = engine=exact; `int8` = engine=int8, the generator's residual
+and source blocks as oneDNN int8 convolutions (per-channel int8 weights, uint8 activations
+quantized per call); `bf16` = engine=bf16, decoder convolutions under bfloat16 autocast, harmonic
+source and iSTFT in float32; `compile` = exact with the generator under torch.compile (first-call
+column includes compilation); `batchB` = padded batches of B); `kmodel` = hexgrad's
+`kokoro.KModel` 0.9.4 on the same weights, as its users run it; `kmodel_tuned_alloc` = the same with
 MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_ raised; `kmodel_compile` = under torch.compile
 (first-call column includes compilation); `ort_int8` = onnxruntime on the kokoro-onnx int8 file.
 """
