@@ -71,10 +71,12 @@ def test_quantization_rounds_to_the_grid():
     x = torch.tensor([[[-1.0, 0.0, 3.0]]])
     qx, s, zp = quantize_activations(x)
     assert qx.dtype == torch.uint8 and qx[0, 0, 1] == zp  # zero is exact: padding stays zero
-    assert torch.allclose((qx.float() - zp) * s, x, atol=s / 2 + 1e-7)
+    assert torch.allclose((qx.float() - zp) * s, x, atol=float(s) / 2 + 1e-7)
     positive = torch.rand(1, 4, 10) + 1
     _, _, zp = quantize_activations(positive)
-    assert zp == 0  # the range always holds 0
+    assert int(zp) == 0  # the range always holds 0
+    _, s, _ = quantize_activations(torch.zeros(1, 4, 10))
+    assert float(s) == 1.0  # all zeros: any scale is exact, none divides by zero
 
 
 def test_onednn_runs_a_real_int8_kernel():

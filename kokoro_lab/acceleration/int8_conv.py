@@ -11,11 +11,12 @@ exact), and oneDNN writes float32 straight out: no quantized tensor types (depre
 2.13, pytorch#184982), only plain uint8/int8 tensors and the `torch.ops.onednn` ops that torch's
 own x86 Inductor quantization lowers to.
 
-The per-call quantization is a handful of in-place passes (a few ms on a 128 x 24000 input against
-~30 ms for the int8 convolution and ~80 ms for float32 on one AVX512-VNNI core). Its rounding makes
-each convolution's output differ from float32 by about 1.5% (relative L2, measured on random
-inputs); items of a batch share one activation scale, so a batched item differs slightly from the
-same item alone.
+The per-call quantization is a handful of in-place passes (a few ms on a 128 x 24000 input
+against ~30 ms for the int8 convolution and ~80 ms for float32 on one AVX512-VNNI core), fused
+into one under torch.compile: scale and zero point stay tensors (`qconv_pointwise.tensor`), so
+nothing waits on a Python number. Its rounding makes each convolution's output differ from
+float32 by about 1.5% (relative L2, measured on random inputs); items of a batch share one
+activation scale, so a batched item differs slightly from the same item alone.
 """
 
 from __future__ import annotations
@@ -38,15 +39,16 @@ def quantize_weight(weight: Tensor) -> tuple[Tensor, Tensor]:
     return codes.clamp(-WEIGHT_MAX, WEIGHT_MAX).to(torch.int8), scale
 
 
-def quantize_activations(x: Tensor) -> tuple[Tensor, float, int]:
-    """x (b, c, t) float32 -> (uint8 codes (b, c, t), scale, zero point), x ~ (codes - zp) * scale,
-    with 0 exactly representable."""
+def quantize_activations(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """x (b, c, t) float32 -> (uint8 codes (b, c, t), scale (), zero point () int64),
+    x ~ (codes - zp) * scale, with 0 exactly representable. Tensors, not Python numbers: no
+    host round trip, so torch.compile can trace it whole and fuse it with what comes before."""
     lo, hi = torch.aminmax(x)
-    lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
-    scale = (hi - lo) / ACT_LEVELS if hi > lo else 1.0
-    zero_point = int(round(-lo / scale))
+    lo, hi = lo.clamp(max=0.0), hi.clamp(min=0.0)
+    scale = torch.where(hi > lo, (hi - lo) / ACT_LEVELS, torch.ones_like(hi))
+    zero_point = torch.round(-lo / scale)
     codes = torch.mul(x, 1.0 / scale).add_(zero_point).round_().clamp_(0, ACT_LEVELS)
-    return codes.to(torch.uint8), scale, zero_point
+    return codes.to(torch.uint8), scale, zero_point.long()
 
 
 def _first(value: int | tuple[int, ...]) -> int:
@@ -107,7 +109,7 @@ class Int8Conv1d(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         codes, scale, zero_point = quantize_activations(x.float())
-        return torch.ops.onednn.qconv1d_pointwise(
+        return torch.ops.onednn.qconv_pointwise.tensor(
             codes,
             scale,
             zero_point,

@@ -28,6 +28,7 @@ OUR_ENGINES = {
     "kokoro_lab_fp32": "exact",
     "kokoro_lab_compile": "exact",
     "kokoro_lab_int8": "int8",
+    "kokoro_lab_int8_compile": "int8",
     "kokoro_lab_bf16": "bf16",
 }
 

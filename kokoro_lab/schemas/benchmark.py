@@ -16,6 +16,7 @@ def _cpu_engines() -> list[str]:
         "kokoro_lab_fp32",
         "kokoro_lab_int8",
         "kokoro_lab_compile",
+        "kokoro_lab_int8_compile",
         "kokoro_lab_batch4",
         "kokoro_lab_batch16",
         "kmodel",

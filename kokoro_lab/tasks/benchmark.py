@@ -37,6 +37,7 @@ TUNED = {
     "kokoro_lab_bf16",
     "kokoro_lab_int8",
     "kokoro_lab_compile",
+    "kokoro_lab_int8_compile",
     "kmodel_tuned_alloc",
 }
 
@@ -344,9 +345,11 @@ Engines: `kokoro_lab_*` = this project's KokoroModel (weight norm folded, infere
 glibc allocator via mallopt; `fp32` = engine=exact; `int8` = engine=int8, the generator's residual
 and source blocks as oneDNN int8 convolutions (per-channel int8 weights, uint8 activations
 quantized per call); `bf16` = engine=bf16, decoder convolutions under bfloat16 autocast, harmonic
-source and iSTFT in float32; `compile` = exact with the generator under torch.compile (first-call
-column includes compilation); `batchB` = padded batches of B); `kmodel` = hexgrad's
-`kokoro.KModel` 0.9.4 on the same weights, as its users run it; `kmodel_tuned_alloc` = the same with
+source and iSTFT in float32; `compile` / `int8_compile` = exact / int8 with the generator under
+torch.compile (Inductor fuses the glue: AdaIN, Snake, masks, the activation quantization; the
+first-call column includes compilation from an empty cache); `batchB` = padded batches of B);
+`kmodel` = hexgrad's `kokoro.KModel` 0.9.4 on the same weights, as its users run it;
+`kmodel_tuned_alloc` = the same with
 MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_ raised; `kmodel_compile` = under torch.compile
 (first-call column includes compilation); `ort_int8` = onnxruntime on the kokoro-onnx int8 file.
 """
