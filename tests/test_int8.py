@@ -177,3 +177,35 @@ def test_apply_engine_changes_only_what_it_names():
     assert apply_engine(model, "int8") == "int8"
     assert sum(isinstance(m, Int8Conv1d) for m in model.modules()) == 48
     assert isinstance(model.decoder.generator.conv_post, WNConv1d)  # its error is heard directly
+
+
+@pytest.mark.parametrize("kernel", [7, 11])
+@pytest.mark.parametrize("dilation", [1, 3, 5])
+def test_fft_conv_equals_conv1d(kernel, dilation):
+    """The FFT route (acceleration/fft_conv.py) is exact to float rounding on the generator's wide
+    kernels, at every block length the measurement tries (scripts/measure_fast_conv.py)."""
+    import torch.nn.functional as F
+
+    from kokoro_lab.acceleration.fft_conv import fft_conv1d, weight_spectrum
+
+    torch.manual_seed(0)
+    x, w, b = torch.randn(2, 128, 1000), torch.randn(128, 128, kernel) / 30, torch.randn(128)
+    padding = dilation * (kernel - 1) // 2
+    ref = F.conv1d(x, w, b, padding=padding, dilation=dilation)
+    for block in (None, 128, 256, 512, 1024):
+        if block is not None and block < 2 * (dilation * (kernel - 1) + 1):
+            continue
+        spectrum = weight_spectrum(w, dilation, block) if block else None
+        out = fft_conv1d(x, w, b, padding, dilation, block, spectrum)
+        assert out.shape == ref.shape
+        assert float((out - ref).abs().max() / ref.abs().max()) < 1e-5
+
+
+def test_the_fast_conv_measurement_measures():
+    from kokoro_lab.acceleration.measure_fast_conv import measure_shape, render_rows
+
+    row = measure_shape(64, 400, 11, 5, repeats=1)
+    assert row["fft_best_block"] in row["fft_speedup_by_block"]
+    assert min(row["fft_speedup_by_block"]) >= 2 * 51  # blocks shorter than 2 spans are skipped
+    assert row["conv1d_ms"] > 0 and row["fft_speedup"] > 0 and row["int8_speedup"] > 0
+    assert "| 64 x 400 | 11 | 5 |" in render_rows({"rows": [row]})
