@@ -36,14 +36,14 @@ def test_benchmark_writes_table_and_json(tmp_path):
         "warmup=1",
         "quick_quality_sentences=2",
         "long_text_chars=400",
-        "engines=[kokoro_lab_fp32,kokoro_lab_int8,kokoro_lab_compile,kmodel,ort_int8]",
+        "engines=[kokoro_lab_fp32,kokoro_lab_int8,kokoro_lab_compile,kmodel,ort_int8,ort_export_int8]",
         f"output_dir={tmp_path}",
         f"hydra.run.dir={tmp_path / 'run'}",
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((tmp_path / "benchmark.json").read_text())
     features = cpu_features()
-    ran = {"kokoro_lab_fp32", "kokoro_lab_int8", "kmodel", "ort_int8"}
+    ran = {"kokoro_lab_fp32", "kokoro_lab_int8", "kmodel", "ort_int8", "ort_export_int8"}
     assert set(result["engines"]) == ran | ({"kokoro_lab_bf16"} if features.bf16 else set())
     assert "kokoro_lab_compile" in result["skipped_engines"]  # quick mode: no compilation
     assert result["cpu_capability"] == features.capability
@@ -61,6 +61,7 @@ def test_benchmark_writes_table_and_json(tmp_path):
     assert set(result["ratios"]) == set(RATIOS)
     ratios = result["ratios"]
     assert ratios["fp32_vs_kmodel"] > 0 and ratios["fastest_cpu_vs_ort_int8"] > 0
+    assert ratios["onnx_export_vs_kokoro_onnx"] > 0  # our export, made by the run itself
     assert ratios["fp32_vs_kmodel_compile"] is None  # not measured in this run: no number
     assert ratios["exact_vs_kmodel"] == ratios["fp32_vs_kmodel"]  # exact = fp32 without compile
     quality = result["quality"]

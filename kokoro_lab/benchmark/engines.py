@@ -7,6 +7,8 @@ Axes: b batch (utterances), n samples.
 - kmodel: hexgrad's official `kokoro.KModel` (0.9.4) on the same weights, one utterance at a time
   as its users run it; optionally under torch.compile.
 - ort_int8: onnxruntime on the kokoro-onnx int8 file (the embedded weights' source).
+- ort_export_int8: onnxruntime on our own int8 export of the same weights (scripts/export_onnx.py,
+  made once per benchmark run: kokoro_lab/onnx_export).
 """
 
 from __future__ import annotations
@@ -126,7 +128,7 @@ def make_engine(name: str, cfg: dict) -> Synth:
     """`kokoro_lab_fp32`, `kokoro_lab_int8`, `kokoro_lab_bf16`, `kokoro_lab_batchB` (any B),
     `kokoro_lab_compile`,
     `kmodel`, `kmodel_tuned_alloc` (the allocator is set by the parent), `kmodel_compile`,
-    `ort_int8` (CPU only)."""
+    `ort_int8`, `ort_export_int8` (CPU only; the latter needs cfg["onnx_export_int8"])."""
     device = cfg.get("device", "cpu")
     if m := re.fullmatch(r"kokoro_lab_batch(\d+)", name):
         return kokoro_lab_engine(int(m.group(1)), device=device)
@@ -140,6 +142,7 @@ def make_engine(name: str, cfg: dict) -> Synth:
         "kmodel_tuned_alloc": lambda: kmodel_engine(device=device),
         "kmodel_compile": lambda: kmodel_engine(compile=True, device=device),
         "ort_int8": lambda: ort_engine(cfg["threads"]),
+        "ort_export_int8": lambda: ort_engine(cfg["threads"], cfg["onnx_export_int8"]),
     }
     if name not in table:
         raise UserValueError(

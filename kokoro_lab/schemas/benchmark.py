@@ -23,6 +23,7 @@ def _cpu_engines() -> list[str]:
         "kmodel_tuned_alloc",
         "kmodel_compile",
         "ort_int8",
+        "ort_export_int8",
     ]
 
 

@@ -66,6 +66,18 @@ def _worker(cfg: dict, timeout: float) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def _export_onnx(out_dir: Path, timeout: float) -> str:
+    """Our int8 ONNX export of the embedded weights (scripts/export_onnx.py, in its own process)
+    -> the file's path."""
+    log.info("benchmark: exporting ONNX for ort_export_int8")
+    command = [sys.executable, "-m", "kokoro_lab", "export_onnx", f"output={out_dir}"]
+    command.append(f"hydra.run.dir={out_dir / 'hydra'}")
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"scripts/export_onnx.py failed:\n{proc.stderr[-3000:]}")
+    return str(out_dir / "kokoro.int8.onnx")
+
+
 def bf16_capable() -> bool:
     """True on CPUs with bfloat16 units (avx512_bf16 / AMX) and oneDNN bf16 kernels, where the
     bf16 decoder pays (torch's capability string says plain "AVX512" on such CPUs)."""
@@ -84,7 +96,10 @@ def benchmark(cfg: DictConfig) -> dict:
     base = _worker_base(cfg, sentences, quick)
     load_before = os.getloadavg()
     names, skipped = _engine_names(cfg, quick)
-    engines, failed = _run_engines(cfg, base, names, quick)
+    with tempfile.TemporaryDirectory(prefix="kokoro_lab_onnx_export_") as export_dir:
+        if "ort_export_int8" in names:
+            base = {**base, "onnx_export_int8": _export_onnx(Path(export_dir), cfg.timeout_s)}
+        engines, failed = _run_engines(cfg, base, names, quick)
     stream = _worker(_streaming_config(cfg, base, quick), cfg.timeout_s)
     quality = (
         _worker(_quality_config(cfg, base, names, quick), cfg.timeout_s) if cfg.quality else {}
@@ -286,7 +301,28 @@ def _write(out_dir: Path, result: dict, cfg: DictConfig) -> None:
     atomic_write(
         out_dir / "benchmark.json", lambda p: p.write_text(json.dumps(result, indent=1) + "\n")
     )
-    atomic_write(out_dir / "benchmarks.md", lambda p: p.write_text(render_markdown(result, cfg)))
+    text = render_markdown(result, cfg) + fast_conv_section(out_dir / "fast_conv.json")
+    atomic_write(out_dir / "benchmarks.md", lambda p: p.write_text(text))
+
+
+def fast_conv_section(path: Path) -> str:
+    """The per-shape fast-convolution table (scripts/measure_fast_conv.py's JSON beside the
+    benchmark's), or nothing when it has not been measured."""
+    if not path.exists():
+        return ""
+    from kokoro_lab.acceleration.measure_fast_conv import render_rows
+
+    fast = json.loads(path.read_text())
+    cpu = fast["cpu"]
+    return f"""
+## Fewer multiplies: the FFT route and int8, per convolution shape
+
+`python scripts/measure_fast_conv.py {path.name}` ({fast["threads"]} threads, median of
+{fast["repeats"]} interleaved runs; CPU capability {cpu["capability"]}, flags {cpu["flags"]}).
+Speedup = F.conv1d's time / the route's (above 1: the route is faster); the FFT route at its best
+block length, its weight spectrum precomputed; int8 including the per-call quantization.
+
+{render_rows(fast)}"""
 
 
 def render_markdown(r: dict, cfg: DictConfig) -> str:
@@ -351,5 +387,7 @@ first-call column includes compilation from an empty cache); `batchB` = padded b
 `kmodel` = hexgrad's `kokoro.KModel` 0.9.4 on the same weights, as its users run it;
 `kmodel_tuned_alloc` = the same with
 MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_ raised; `kmodel_compile` = under torch.compile
-(first-call column includes compilation); `ort_int8` = onnxruntime on the kokoro-onnx int8 file.
+(first-call column includes compilation); `ort_int8` = onnxruntime on the kokoro-onnx int8 file;
+`ort_export_int8` = onnxruntime on our own int8 export of the same weights (scripts/export_onnx.py:
+static int8 generator convolutions, the model's loudness; made once per run, docs/onnx_export.md).
 """
