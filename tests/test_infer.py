@@ -58,10 +58,20 @@ def test_hub_voice_offline_fails_cleanly_then_works_with_local_file(tmp_path):
 def test_lines_mode_writes_numbered_wavs(tmp_path):
     lines = tmp_path / "lines.txt"
     lines.write_text("A small line.\n\nAnother one here.\n", encoding="utf-8")
-    result = infer(config(f"text_file={lines}", "lines=true", f"output_dir={tmp_path / 'out'}"))
+    cfg = config(f"text_file={lines}", "lines=true", f"output_dir={tmp_path / 'out'}")
+    result = infer(cfg)
     assert [p.name for p in result.paths] == ["0001.wav", "0002.wav"]
-    for p in result.paths:
-        check_wav(p, 0.4, 4.0)
+    audio = [check_wav(p, 0.4, 4.0) for p in result.paths]
+    alone = infer(config("text=Another one here.", f"output={tmp_path / 'alone.wav'}"))
+    assert np.array_equal(sf.read(alone.paths[0], dtype="float32")[0], audio[1])  # batch_size=1
+    manifest = (tmp_path / "out" / "manifest.tsv").read_text(encoding="utf-8").splitlines()
+    assert [row.split("\t")[:2] for row in manifest[1:]] == [
+        ["0001", "0001.wav"],
+        ["0002", "0002.wav"],
+    ]
+    mtimes = [p.stat().st_mtime_ns for p in result.paths]
+    again = infer(cfg)  # a rerun skips the finished lines
+    assert again.paths == result.paths and [p.stat().st_mtime_ns for p in again.paths] == mtimes
 
 
 def test_pipeline_equals_model_level_output():

@@ -25,6 +25,9 @@ class Asr:
 @dataclass
 class EvalConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
+    # where processes run (configs/trainer/*.yaml: synthesis, synthesis_ddp, ddp, ...); only
+    # accelerator, devices, num_nodes and strategy are read (kokoro_lab.synthesis.distributed)
+    trainer: dict[str, Any] = field(default_factory=dict)
     logger: Any = None  # configs/logger/*.yaml (instantiated); logger=none: no logger
 
     # What speaks
@@ -50,8 +53,10 @@ class EvalConfig:
     g2p: str | None = None  # misaki | espeak | espeak-ipa; default: each voice's
     speed: float = 1.0
     seed: int | None = 0  # excitation noise seed: the same text gives the same audio
-    device: str = "cpu"  # cpu | cuda
-    threads: int | None = None  # CPU threads for torch (default: torch's)
+    # cpu | cuda; null: the trainer's accelerator decides (an explicit accelerator that
+    # disagrees with device= is an error; kokoro_lab/synthesis/distributed.py)
+    device: str | None = None
+    threads: int | None = None  # CPU threads per process (default: cores / processes)
 
     # Scoring and outputs
     asr: Asr = field(default_factory=Asr)

@@ -30,11 +30,19 @@ class InferConfig:
     speed: float = 1.0  # (0, 4]
     seed: int | None = 0  # excitation noise seed (chunk i uses seed + i); null: torch's RNG
     device: str = "cpu"
+    # exact (float32, the default: seed=0 gives the same audio bit for bit on any CPU) | int8 |
+    # bf16 (CPUs with bf16 units) | fastest (the measured-fastest of those for this CPU, printed);
+    # kokoro_lab/acceleration/engine.py, docs/benchmarks.md. The non-exact engines run on CPU.
+    engine: str = "exact"
     threads: int | None = None  # CPU threads (default: torch's)
     output: str = "output.wav"
-    # true: every non-empty line of text_file/phonemes_file -> output_dir/NNNN.wav
+    # true: every non-empty line of text_file/phonemes_file -> output_dir/NNNN.wav (+ a
+    # manifest.tsv; a rerun skips finished lines): scripts/synthesize.py with one voice
     lines: bool = False
     output_dir: str | None = None
+    # lines=true: lines per padded batch; 1 says each line exactly as text= would (bit for bit),
+    # more is faster with the audio equal within float tolerance (docs/synthesis.md)
+    batch_size: int = 1
     voices_dir: str | None = None  # a folder of NAME.pt voicepacks, used before the hub
     voice_path: str | None = None  # one voicepack file used directly (lang= or en-us)
     # blend jf_alpha:0.7+jm_kumo:0.3 or jf_alpha(2)+jm_kumo(1), instead of +voice

@@ -10,7 +10,6 @@ Outputs in `output_dir`: metrics.json, report.md, PNG plots, the synthesized WAV
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import time
@@ -29,19 +28,20 @@ from kokoro_lab.evaluation.scoring import UtteranceScorer
 from kokoro_lab.evaluation.sets import EvalSet, eval_set_from_config
 from kokoro_lab.evaluation.summary import DEFINITIONS, UTTERANCE_DEFINITIONS
 from kokoro_lab.evaluation.systems import RecordedSystem, SynthesizedSystem, count_files
-from kokoro_lab.hub import DEFAULT_VOICE, resolve_checkpoint
+from kokoro_lab.hub import DEFAULT_VOICE
 from kokoro_lab.hydra_configs import model_config_from
-from kokoro_lab.io import sha256_file
 from kokoro_lab.lightning.evaluation import EvaluationModule, EvaluationResult, run_evaluation
-from kokoro_lab.lightning.trainer import make_trainer
 from kokoro_lab.metrics import DNSMOS, SpeakerSimilarity, WhisperASR
 from kokoro_lab.model import load_model
 from kokoro_lab.pipeline import Pipeline, check_speed
 from kokoro_lab.runtime import allocator_tuned as is_allocator_tuned
 from kokoro_lab.runtime import process_state
+from kokoro_lab.synthesis.distributed import sharded_trainer
+from kokoro_lab.synthesis.plan import checkpoint_identity
+from kokoro_lab.synthesis.speakers import voice_sha256
 from kokoro_lab.text import model_input_ids
 from kokoro_lab.text.frontend import make_frontend
-from kokoro_lab.voices import VoicePack, load_voice
+from kokoro_lab.voices import load_voice
 
 log = logging.getLogger(__name__)
 
@@ -55,22 +55,6 @@ class EvaluationOutput:
     metrics: dict
     report: Path
     plots: list[Path] = field(default_factory=list)
-
-
-def _checkpoint_identity(source) -> tuple[str, Path, str]:
-    """(label, resolved path, sha256) of a checkpoint source (None = embedded)."""
-    path = resolve_checkpoint(source)
-    digest_file = path.with_suffix(".sha256")  # the embedded conversion keeps its digest beside it
-    sha = digest_file.read_text().strip() if digest_file.is_file() else sha256_file(path)
-    if source is None or str(source) in ("embedded", "v1.0", "v0.19", "hub"):
-        label = "embedded" if source is None else str(source)
-    else:
-        label = Path(source).stem
-    return label, path, sha
-
-
-def _voice_sha(voice: VoicePack) -> str:
-    return hashlib.sha256(voice.pack.numpy().tobytes()).hexdigest()
 
 
 def synthesized_systems(cfg: DictConfig, lang: str) -> list[SynthesizedSystem]:
@@ -87,8 +71,9 @@ def synthesized_systems(cfg: DictConfig, lang: str) -> list[SynthesizedSystem]:
     packs = [(v, load_voice(v, cfg.get("voices_dir"))) for v in voices]  # a file: named by stem
     systems = []
     for source in sources:
-        label, path, sha = _checkpoint_identity(source)
-        model = load_model(source, config=model_config_from(cfg.model), device=cfg.device)
+        label, path, sha = checkpoint_identity(source)
+        # on the CPU: the evaluation module moves it to the trainer's device
+        model = load_model(source, config=model_config_from(cfg.model), device="cpu")
         for given, voice in packs:
             voice_name = voice.name
             name = voice_name if len(sources) == 1 else f"{voice_name}@{label}"
@@ -100,11 +85,11 @@ def synthesized_systems(cfg: DictConfig, lang: str) -> list[SynthesizedSystem]:
                 "checkpoint_sha256": sha,
                 "voice": voice_name,
                 "voice_source": given,
-                "voice_sha256": _voice_sha(voice),
+                "voice_sha256": voice_sha256(voice),
                 "lang": lang,
                 "speed": speed,
                 "seed": cfg.get("seed"),
-                "device": str(cfg.device),
+                "device": str(cfg.device or "the trainer's accelerator"),
             }
             pipeline = Pipeline(
                 model, voice, lang=lang, speed=speed, seed=cfg.get("seed"), g2p=cfg.get("g2p")
@@ -199,14 +184,26 @@ def _command() -> str | None:
     return "python scripts/evaluate.py " + " ".join(HydraConfig.get().overrides.task)
 
 
-def evaluate(cfg: DictConfig) -> EvaluationOutput:
-    """Run the evaluation a config describes; returns what it wrote. Threads and the tuned
-    allocator (fewer page faults per forward pass: a faster RTF) hold only while it runs."""
+def _output_dir(cfg: DictConfig) -> Path:
+    """`output_dir`, the same on every rank: a DDP rank started by Lightning re-runs the command
+    with rank 0's `hydra.run.dir` (which eval.yaml sets to output_dir), while a `${now:...}` in
+    output_dir would resolve anew in it."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        return Path(HydraConfig.get().runtime.output_dir)
+    return Path(cfg.output_dir)
+
+
+def evaluate(cfg: DictConfig) -> EvaluationOutput | None:
+    """Run the evaluation a config describes; returns what it wrote (on DDP ranks other than
+    0: None, rank 0 writes). Threads and the tuned allocator (fewer page faults per forward
+    pass: a faster RTF) hold only while it runs."""
     with process_state(threads=cfg.get("threads"), tune_malloc=True):
         return _evaluate(cfg)
 
 
-def _evaluate(cfg: DictConfig) -> EvaluationOutput:
+def _evaluate(cfg: DictConfig) -> EvaluationOutput | None:
     started = time.perf_counter()
     load_before = os.getloadavg()
     lang = cfg.get("lang") or DEFAULT_LANG
@@ -215,7 +212,7 @@ def _evaluate(cfg: DictConfig) -> EvaluationOutput:
     recorded = recorded_systems(cfg, eval_set)
     systems = [*synthesized_systems(cfg, lang), *recorded]
     _check_names(systems)
-    out = Path(cfg.output_dir)
+    out = _output_dir(cfg)
     out.mkdir(parents=True, exist_ok=True)
 
     scorer = UtteranceScorer(
@@ -234,10 +231,13 @@ def _evaluate(cfg: DictConfig) -> EvaluationOutput:
         else cfg.length_buckets,
         sample_indices=sample_indices,
         audio_dir=out / "audio" if cfg.save_audio else None,
+        threads=cfg.get("threads"),
     )
     logger = instantiate(cfg.logger) if cfg.get("logger") else False
-    trainer = make_trainer(cfg, logger=logger, enable_checkpointing=False)
+    trainer = sharded_trainer(cfg.get("trainer"), cfg.get("device"), out, logger=logger)
     result = run_evaluation(module, trainer)
+    if result is None:  # a DDP rank other than 0: its rows went to rank 0
+        return None
     load_after = os.getloadavg()
     env = environment(packages=("kokoro_lab",))
     del env["load_average_1_5_15min"]  # one reading: the run's before and after instead
@@ -269,6 +269,7 @@ def _evaluate(cfg: DictConfig) -> EvaluationOutput:
             "load_average_1_5_15min_before": list(load_before),
             "load_average_1_5_15min_after": list(load_after),
             "allocator_tuned": allocator_tuned,
+            "processes": trainer.world_size,
         },
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "wall_s": time.perf_counter() - started,

@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 from omegaconf import DictConfig
 
+from kokoro_lab.acceleration.engine import apply_engine, require_cpu
 from kokoro_lab.audio.io import write_wav
 from kokoro_lab.errors import UserFileError, UserPermissionError, UserValueError
 from kokoro_lab.hub import DEFAULT_VOICE
@@ -35,6 +35,7 @@ DEFAULT_LANG = "en-us"
 class InferResult:
     paths: list[Path]
     phonemes: list[str]
+    engine: str = "exact"  # the engine that ran (engine=fastest resolved)
 
 
 def resolve_voice(cfg: DictConfig) -> tuple[VoicePack, str]:
@@ -95,6 +96,31 @@ def make_pipeline(model, voice: VoicePack, lang: str, cfg: DictConfig, speed: fl
     return Pipeline(model, voice, speed=speed, seed=cfg.get("seed"), g2p=frontend)
 
 
+def _infer_lines(cfg: DictConfig, key: str, voice: VoicePack, lang: str, speed: float):
+    """lines=true: the corpus synthesis job (kokoro_lab.tasks.synthesize) with this run's one
+    voice, on one device of `device=`'s kind, in infer's flat layout `output_dir/0001.wav` ...
+    (plus output_dir/manifest.tsv; a rerun skips the finished lines)."""
+    from kokoro_lab.synthesis.corpus import lines_corpus
+    from kokoro_lab.tasks.synthesize import run_corpus
+
+    name = voice.name or "voice"
+    utterances = lines_corpus(
+        cfg[key],
+        [name],
+        phonemes=key == "phonemes_file",
+        speed=speed,
+        lang=lang,
+        voice_folders=False,
+    )
+    result = run_corpus(cfg, utterances, [], presets={name: voice}, batch_size=cfg.batch_size)
+    if result.bad:  # infer's exit 0 means every WAV was written
+        raise UserValueError(
+            f"{len(result.bad)} of {len(utterances)} lines could not be spoken (the others were "
+            f"written): see {result.bad_rows}"
+        )
+    return InferResult(result.paths, [])
+
+
 def infer(cfg: DictConfig) -> InferResult:
     """Synthesize per the config; returns the written WAV paths and the phonemes. `threads=`
     holds only while it runs (kokoro_lab.runtime.process_state)."""
@@ -112,22 +138,18 @@ def _infer(cfg: DictConfig) -> InferResult:
     else:
         _check_output_dir(Path(cfg.output))
     voice, lang = resolve_voice(cfg)
+    if lines:
+        return _infer_lines(cfg, key, voice, lang, speed)
+    require_cpu(cfg.engine, cfg.device)
     model = load_model(
         cfg.get("checkpoint"), config=model_config_from(cfg.model), device=cfg.device
     )
+    engine = apply_engine(model, cfg.engine)
     pipeline = make_pipeline(model, voice, lang, cfg, speed)
-    if lines:
-        from kokoro_lab.lightning.inference import synthesize_lines
-        from kokoro_lab.lightning.trainer import make_trainer
-
-        paths = synthesize_lines(
-            partial(make_trainer, cfg), pipeline, content.splitlines(), cfg.output_dir, is_phonemes
-        )
-        return InferResult(paths, [])
     result = pipeline(phonemes=content) if is_phonemes else pipeline(text=content)
     path = write_wav(cfg.output, result.audio)
     if cfg.get("timestamps"):
         from kokoro_lab.timestamps import write_timestamps
 
         write_timestamps(result, Path(cfg.output).with_suffix(".json"))
-    return InferResult([path], [c.phonemes for c in result.chunks])
+    return InferResult([path], [c.phonemes for c in result.chunks], engine)
