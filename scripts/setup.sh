@@ -30,4 +30,18 @@ for r in requires("kokoro_lab"):
 mapfile -t NO_DEPS < <(.venv/bin/python -c "$NO_DEPS_EXTRAS")
 [ "${#NO_DEPS[@]}" -eq 4 ] || { echo "expected 4 no-deps packages, got: ${NO_DEPS[*]}" >&2; exit 1; }
 "${PIP[@]}" install --no-deps "${NO_DEPS[@]}"
+# Debian's chromium and chromium-driver for the web page's browser test (tests/test_serve_page.py,
+# Selenium): apt works on these machines, Playwright's browser download does not. Nothing to do
+# when both are installed; apt-get update only when the package lists do not know them.
+CHROMIUM_PACKAGES=(chromium chromium-driver)
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  if command -v apt-get >/dev/null && [ "$(id -u)" -eq 0 ]; then
+    APT_INSTALL=(apt-get install -y -q --no-install-recommends "${CHROMIUM_PACKAGES[@]}")
+    DEBIAN_FRONTEND=noninteractive "${APT_INSTALL[@]}" >/dev/null \
+      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive "${APT_INSTALL[@]}" >/dev/null; }
+  else
+    echo "chromium/chromedriver missing and apt-get (as root) unavailable: install" \
+      "${CHROMIUM_PACKAGES[*]} for tests/test_serve_page.py" >&2
+  fi
+fi
 echo "kokoro_lab environment ready in .venv/"

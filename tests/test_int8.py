@@ -209,3 +209,23 @@ def test_the_fast_conv_measurement_measures():
     assert min(row["fft_speedup_by_block"]) >= 2 * 51  # blocks shorter than 2 spans are skipped
     assert row["conv1d_ms"] > 0 and row["fft_speedup"] > 0 and row["int8_speedup"] > 0
     assert "| 64 x 400 | 11 | 5 |" in render_rows({"rows": [row]})
+
+
+@pytest.mark.slow
+def test_infer_runs_the_engine_it_is_given(tmp_path):
+    """scripts/infer.py's task with engine=int8 and engine=fastest (resolved for this CPU and
+    reported); a CPU engine on another device is refused before anything loads."""
+    from conftest import compose_config
+
+    from kokoro_lab.acceleration.engine import fastest_engine
+    from kokoro_lab.errors import UserValueError
+    from kokoro_lab.tasks.infer import infer
+
+    for engine, expected in (("int8", "int8"), ("fastest", fastest_engine(cpu_features()))):
+        out = tmp_path / f"{engine}.wav"
+        result = infer(
+            compose_config("infer", "text=Hello there.", f"output={out}", f"engine={engine}")
+        )
+        assert result.engine == expected and out.stat().st_size > 10_000
+    with pytest.raises(UserValueError, match="CPU path"):
+        infer(compose_config("infer", "text=Hi.", "engine=int8", "device=cuda"))

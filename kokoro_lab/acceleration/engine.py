@@ -67,20 +67,27 @@ def check_engine(name: str, features: CpuFeatures | None = None) -> str:
     return name
 
 
+def require_cpu(name: str, device: str) -> None:
+    """A UserValueError when engine `name` (not exact) would run on a `device` that is not the
+    CPU (the int8 and bf16 paths are oneDNN's)."""
+    if name != "exact" and not str(device).startswith("cpu"):
+        raise UserValueError(
+            f"engine={name} is a CPU path; on {device} use engine=exact (the default), or "
+            "device=cpu"
+        )
+
+
 def apply_engine(model: nn.Module, name: str, features: CpuFeatures | None = None) -> str:
     """Make `model` (a KokoroModel with weight norm folded) run as engine `name`, in place;
     returns the engine used (`fastest` resolved)."""
     from kokoro_lab.acceleration.int8_model import quantize_decoder
 
     resolved = check_engine(name, features)
-    device = next(model.parameters()).device
-    if resolved != "exact" and device.type != "cpu":
-        raise UserValueError(
-            f"engine={name} is a CPU path; on {device.type} use engine=exact (the default)"
-        )
+    require_cpu(resolved, next(model.parameters()).device.type)
     if resolved == "int8":
         quantize_decoder(model)
     model.bf16_decoder = resolved == "bf16"
     if name == "fastest":
+        # scripts print it too: which engine `fastest` chose is part of the result
         log.info("engine=fastest on this %s CPU: %s", (features or cpu_features()).kind, resolved)
     return resolved

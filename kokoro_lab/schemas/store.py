@@ -12,9 +12,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from kokoro_lab.schemas.benchmark import BenchmarkConfig
 from kokoro_lab.schemas.evaluate import EvalConfig
+from kokoro_lab.schemas.export_onnx import ExportOnnxConfig
 from kokoro_lab.schemas.finetune_voice import FinetuneVoiceConfig
 from kokoro_lab.schemas.infer import InferConfig
 from kokoro_lab.schemas.phonemize import PhonemizeConfig
+from kokoro_lab.schemas.serve import ServeConfig
+from kokoro_lab.schemas.synthesize import SynthesizeConfig
 from kokoro_lab.schemas.train import TrainConfig
 from kokoro_lab.schemas.weights import CountParamsConfig, ExportCheckpointConfig
 
@@ -25,9 +28,12 @@ SCHEMAS: dict[str, type] = {
     "train": TrainConfig,
     "finetune_voice": FinetuneVoiceConfig,
     "eval": EvalConfig,
+    "synthesize": SynthesizeConfig,
     "benchmark": BenchmarkConfig,
+    "serve": ServeConfig,
     "count_params": CountParamsConfig,
     "export_checkpoint": ExportCheckpointConfig,
+    "export_onnx": ExportOnnxConfig,
 }
 
 

@@ -39,6 +39,8 @@ def infer() -> HydraEntry:
     def print_result(result: InferResult) -> None:
         for ps in result.phonemes:
             print(ps)
+        if result.engine != "exact":
+            print(f"engine: {result.engine}")
         for path in result.paths:
             print(f"wrote {path}")
 
@@ -87,10 +89,35 @@ def evaluate() -> HydraEntry:
         return task(cfg)
 
     def print_result(result) -> None:
+        if result is None:  # a DDP rank other than zero: rank 0 reports
+            return
         print("\n".join(comparison_table(result.metrics["systems"])))
         print(f"wrote {result.output_dir / 'metrics.json'} and {result.report}")
 
     return hydra_entry("eval", evaluate_quietly, on_result=print_result, job_name="evaluate")
+
+
+@command
+def synthesize() -> HydraEntry:
+    """Synthesize a corpus; print the counts and the manifest (exit 3 when rows were kept out)."""
+    import sys
+
+    from kokoro_lab.tasks.synthesize import ROWS_SKIPPED_EXIT
+    from kokoro_lab.tasks.synthesize import synthesize as task
+
+    def print_result(result) -> None:
+        if result is None:  # a DDP rank other than zero: rank 0 reports
+            return
+        print(
+            f"rendered {result.rendered}, skipped {result.skipped} finished earlier "
+            f"({result.lines_per_s:.2f} lines/s, {result.audio_s_per_s:.2f} audio-s/s)"
+        )
+        print(f"wrote {result.manifest}")
+        if result.bad:
+            print(f"kept out {len(result.bad)} rows: see {result.bad_rows}", file=sys.stderr)
+            sys.exit(ROWS_SKIPPED_EXIT)
+
+    return hydra_entry("synthesize", task, on_result=print_result)
 
 
 @command
@@ -146,3 +173,23 @@ def export_checkpoint() -> HydraEntry:
     from kokoro_lab.tasks.weights import export_checkpoint as task
 
     return hydra_entry("export_checkpoint", task, on_result=lambda path: print(f"wrote {path}"))
+
+
+@command
+def export_onnx() -> HydraEntry:
+    """Write DIR/kokoro.onnx and DIR/kokoro.int8.onnx for onnxruntime / kokoro-onnx; print them."""
+    from kokoro_lab.onnx_export.task import export_onnx as task
+
+    def print_result(result) -> None:
+        for path in result.paths:
+            print(f"wrote {path}")
+
+    return hydra_entry("export_onnx", task, on_result=print_result)
+
+
+@command
+def serve() -> HydraEntry:
+    """Serve the OpenAI-compatible speech API and the web page until SIGTERM (docs/serving.md)."""
+    from kokoro_lab.serving.server import serve as task
+
+    return hydra_entry("serve", task, on_result=lambda how: print(f"server {how}"))
