@@ -32,13 +32,11 @@ from kokoro_lab.pipeline import ChunkAudio, Pipeline, Synthesis
 from kokoro_lab.serving.errors import ApiError, SynthesisTimeout, TextTooLong, UnknownModel
 from kokoro_lab.serving.scheduler import DONE, Job, Scheduler
 from kokoro_lab.serving.voices import VoiceBook
-from kokoro_lab.text.frontend import FrontEnd, default_mode, resolve_lang
+from kokoro_lab.text.frontend import DEFAULT_LANG, FrontEnd, make_frontend, resolve_lang
 from kokoro_lab.voices import VoicePack
 
 log = logging.getLogger(__name__)
 
-#: The language of a voice whose catalogue entry names none (scripts/infer.py's default).
-DEFAULT_LANG = "en-us"
 #: Model names that mean the first loaded checkpoint.
 FIRST_MODEL_ALIASES = ("kokoro", "tts-1", "tts-1-hd")
 
@@ -134,8 +132,12 @@ class SpeechService:
         key = (lang, release, english_g2p)
         with self._frontends_lock:
             if key not in self._frontends:
-                mode = default_mode(lang, release, english_g2p)
-                self._frontends[key] = SerialFrontEnd(lang, mode, None, release == "v0.19")
+                self._frontends[key] = make_frontend(
+                    lang,
+                    voice_release=release,
+                    english_g2p=english_g2p,
+                    frontend_class=SerialFrontEnd,
+                )
             return self._frontends[key]
 
     def pipeline(

@@ -14,10 +14,9 @@ import os
 from kokoro_lab.errors import UserError
 from kokoro_lab.model import KokoroModel
 from kokoro_lab.pipeline import Pipeline
-from kokoro_lab.text.frontend import FrontEnd, make_frontend
+from kokoro_lab.text.frontend import DEFAULT_LANG, FrontEnd, make_frontend
 from kokoro_lab.voices import VoicePack, load_voice
 
-DEFAULT_LANG = "en-us"
 #: Characters that make a spec a weighted mix rather than a name or a path.
 MIX_MARKERS = ("+", ":", "(")
 

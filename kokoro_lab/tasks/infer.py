@@ -24,11 +24,10 @@ from kokoro_lab.model import load_model
 from kokoro_lab.pipeline import Pipeline, check_speed
 from kokoro_lab.runtime import process_state
 from kokoro_lab.tasks.phonemize import frontend_for
+from kokoro_lab.text.frontend import DEFAULT_LANG
 from kokoro_lab.voices import VoicePack, load_voice
 
 log = logging.getLogger(__name__)
-
-DEFAULT_LANG = "en-us"
 
 
 @dataclass

@@ -45,6 +45,8 @@ LANGUAGE_CODES: dict[str, str] = {**LANG_CODES, "z": "zh"}
 _ALIASES = {"cmn": "zh", "zh-cn": "zh", "en": "en-us", "jp": "ja"}
 #: Our language name -> espeak-ng's, where they differ.
 _ESPEAK_NAMES = {"zh": "cmn"}
+#: The language of a run (or request) that names none and whose voice names none.
+DEFAULT_LANG = "en-us"
 
 
 def resolve_lang(lang: str) -> str:
@@ -149,9 +151,11 @@ def make_frontend(
     lexicon: Mapping[str, str] | None = None,
     voice_release: str | None = None,
     english_g2p: str | None = None,
+    frontend_class: type[FrontEnd] | None = None,
 ) -> FrontEnd:
-    """The front end a voice uses for `lang`: `mode` if given, else `default_mode`."""
+    """The front end a voice uses for `lang`: `mode` if given, else `default_mode`;
+    `frontend_class` a FrontEnd subclass to build (the server's serialized one)."""
     lang = resolve_lang(lang)
     chosen = check_mode(mode) if mode else default_mode(lang, voice_release, english_g2p)
     seed = not mode and voice_release == "v0.19"
-    return FrontEnd(lang, chosen, lexicon, seed)
+    return (frontend_class or FrontEnd)(lang, chosen, lexicon, seed)
