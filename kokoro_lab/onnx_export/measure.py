@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from kokoro_lab.acceleration.cpu_features import cpu_features
+from kokoro_lab.config import SAMPLE_RATE
 from kokoro_lab.evaluation.machine import cpu_capability, cpu_model
 from kokoro_lab.evaluation.texts import harvard_sentences
 from kokoro_lab.hub import embedded_onnx_path
@@ -43,22 +45,6 @@ from kokoro_lab.onnx_export.verify import (
 from kokoro_lab.runtime import process_state
 from kokoro_lab.text import phonemize
 from kokoro_lab.voices import load_voice
-
-SAMPLE_RATE = 24_000
-CPU_FLAGS = ("avx512_bf16", "avx512_vnni", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8")
-
-
-def cpu_flags() -> dict[str, bool]:
-    """Presence of the int8/bf16 instruction-set flags in /proc/cpuinfo."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return {}
-    flags = set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            flags |= set(line.split(":", 1)[1].split())
-    return {f: f in flags for f in CPU_FLAGS}
 
 
 def time_engines(sessions: dict, items: list[dict], rounds: int) -> dict[str, dict]:
@@ -143,7 +129,7 @@ def measure(export_dir: Path, sentences: int = 6, rounds: int = 5, threads: int 
             "nproc": os.cpu_count(),
             "cpu_model": cpu_model(),
             "torch_cpu_capability": cpu_capability(),
-            "cpu_flags": cpu_flags(),
+            "cpu": cpu_features().as_dict(),  # capability, int8/bf16 flags
             "load_average_1min_before_after_speed": [
                 round(load_before[0], 2),
                 round(load_after_speed[0], 2),
