@@ -12,6 +12,7 @@ The model knows no language: text and phonemes live in `kokoro_lab.text` and the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -46,13 +47,14 @@ class Prosody:
 
 @dataclass
 class SynthesisOutput:
-    """audio (b, n) zero-padded past `audio_lengths` (b,); durations (b, t); F0 / N (b, 2f)."""
+    """audio (b, n) zero-padded past `audio_lengths` (b,); durations (b, t); F0 / N (b, 2f),
+    None under engine=onnx (its graph returns audio and durations only)."""
 
     audio: Tensor
     audio_lengths: Tensor
     durations: Tensor
-    f0: Tensor
-    energy: Tensor
+    f0: Tensor | None
+    energy: Tensor | None
 
 
 class KokoroModel(nn.Module):
@@ -67,6 +69,9 @@ class KokoroModel(nn.Module):
         #: iSTFT stay float32). A fast CPU path on bf16-capable hardware; quality cost measured
         #: in docs/benchmarks.md.
         self.bf16_decoder = False
+        #: What `forward` runs instead of the torch modules when set (engine=onnx: an
+        #: onnxruntime session of this model's export, acceleration/onnx_engine.py).
+        self.runtime: Callable[..., SynthesisOutput] | None = None
         self.bert = Albert(cfg.albert)
         self.bert_encoder = nn.Linear(cfg.albert.hidden_size, cfg.hidden_dim)
         self.predictor = ProsodyPredictor(
@@ -153,7 +158,10 @@ class KokoroModel(nn.Module):
 
         `valid=None` means no padding. `generator` seeds the excitation noise (one, or one per
         item for batch-independent draws); `None` uses torch's global RNG like the official code.
+        Under engine=onnx (`self.runtime`) the export runs instead, its noise fixed.
         """
+        if self.runtime is not None:
+            return self.runtime(tokens, style, speed, valid)
         prosody, _ = self.predict_prosody(tokens, style, speed, valid)
         audio = self.decode(tokens, style, prosody, valid, generator)
         lengths = prosody.frame_valid.sum(-1) * self.samples_per_frame

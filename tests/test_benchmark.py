@@ -36,14 +36,16 @@ def test_benchmark_writes_table_and_json(tmp_path):
         "warmup=1",
         "quick_quality_sentences=2",
         "long_text_chars=400",
-        "engines=[kokoro_lab_fp32,kokoro_lab_int8,kokoro_lab_compile,kmodel,ort_int8,ort_export_int8]",
+        "engines=[kokoro_lab_fp32,kokoro_lab_int8,kokoro_lab_onnx,kokoro_lab_compile,kmodel,ort_int8,"
+        "ort_export_int8]",
         f"output_dir={tmp_path}",
         f"hydra.run.dir={tmp_path / 'run'}",
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((tmp_path / "benchmark.json").read_text())
     features = cpu_features()
-    ran = {"kokoro_lab_fp32", "kokoro_lab_int8", "kmodel", "ort_int8", "ort_export_int8"}
+    ran = {"kokoro_lab_fp32", "kokoro_lab_int8", "kokoro_lab_onnx", "kmodel", "ort_int8"}
+    ran.add("ort_export_int8")
     assert set(result["engines"]) == ran | ({"kokoro_lab_bf16"} if features.bf16 else set())
     assert "kokoro_lab_compile" in result["skipped_engines"]  # quick mode: no compilation
     assert result["cpu_capability"] == features.capability
@@ -67,6 +69,7 @@ def test_benchmark_writes_table_and_json(tmp_path):
     quality = result["quality"]
     assert quality["sentences"] == 2 and quality["durations_equal_int8"] is True
     assert 0 <= quality["wer_int8"] <= 1 and 0 < quality["audio_rel_l2_int8"] < 0.5
+    assert quality["durations_equal_onnx"] is True and 0 <= quality["wer_onnx"] <= 1
     assert result["fastest_cpu_engine"] in result["engines"]
     assert 0 < ratios["first_chunk_vs_first_sentence"] < 10
     stream = result["streaming"]

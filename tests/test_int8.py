@@ -152,10 +152,10 @@ def test_engines_resolve_by_cpu_features():
     avx2 = CpuFeatures("AVX2", ("avx2",), int8_dot=False, bf16=False)
     vnni = CpuFeatures("AVX512", ("avx2", "avx512f", "avx512_vnni"), int8_dot=True, bf16=False)
     assert check_engine("exact", avx2) == "exact" and check_engine("int8", avx2) == "int8"
-    assert fastest_engine(vnni) in ("int8", "bf16", "exact")
+    assert fastest_engine(vnni) in ("int8", "bf16", "onnx", "exact")
     with pytest.raises(UserValueError, match="bfloat16 units"):
         check_engine("bf16", avx2)
-    with pytest.raises(UserValueError, match="choose one of exact, int8, bf16, fastest"):
+    with pytest.raises(UserValueError, match="choose one of exact, int8, bf16, onnx, fastest"):
         check_engine("fp16", avx2)
     # on this machine: bf16 is offered exactly when the CPU has its units
     here = cpu_features()

@@ -7,6 +7,9 @@
   convolution (lossy: Whisper WER measured in docs/benchmarks.md).
 - `bf16`: the decoder's convolutions under bfloat16 autocast (harmonic source and iSTFT float32);
   only where oneDNN has bf16 kernels and the CPU bf16 units (cpu_features.CpuFeatures.bf16).
+- `onnx`: onnxruntime on this project's int8 ONNX export of the loaded weights (made once per set
+  of weights and cached: acceleration/onnx_engine.py); durations identical to `exact`, the audio
+  int8-lossy and its excitation noise fixed (the same audio whatever the seed).
 - `fastest`: the lossy path measured fastest for this kind of CPU that keeps WER within one point
   of float32 (FASTEST_TABLE, written by the benchmark's full runs); for a kind not measured, `int8`
   where the CPU has an int8 dot-product unit (VNNI/AMX) and `exact` otherwise.
@@ -28,7 +31,7 @@ from kokoro_lab.errors import UserValueError
 
 log = logging.getLogger(__name__)
 
-ENGINES = ("exact", "int8", "bf16", "fastest")
+ENGINES = ("exact", "int8", "bf16", "onnx", "fastest")
 
 #: CPU kind (CpuFeatures.kind) -> {"engine": the engine measured fastest there with WER within
 #: one point of float32, and the run that measured it}: written by a full CPU run of
@@ -69,7 +72,7 @@ def check_engine(name: str, features: CpuFeatures | None = None) -> str:
 
 def require_cpu(name: str, device: str) -> None:
     """A UserValueError when engine `name` (not exact) would run on a `device` that is not the
-    CPU (the int8 and bf16 paths are oneDNN's)."""
+    CPU (the int8 and bf16 paths are oneDNN's, onnx is onnxruntime's CPU provider)."""
     if name != "exact" and not str(device).startswith("cpu"):
         raise UserValueError(
             f"engine={name} is a CPU path; on {device} use engine=exact (the default), or "
@@ -86,6 +89,13 @@ def apply_engine(model: nn.Module, name: str, features: CpuFeatures | None = Non
     require_cpu(resolved, next(model.parameters()).device.type)
     if resolved == "int8":
         quantize_decoder(model)
+    if resolved == "onnx":
+        import torch
+
+        from kokoro_lab.acceleration.onnx_engine import OnnxForward, cached_int8_export
+
+        path = cached_int8_export(model)
+        model.runtime = OnnxForward(path, torch.get_num_threads())
     model.bf16_decoder = resolved == "bf16"
     if name == "fastest":
         # scripts print it too: which engine `fastest` chose is part of the result

@@ -7,8 +7,10 @@ Axes: b batch (utterances), n samples.
 - kmodel: hexgrad's official `kokoro.KModel` (0.9.4) on the same weights, one utterance at a time
   as its users run it; optionally under torch.compile.
 - ort_int8: onnxruntime on the kokoro-onnx int8 file (the embedded weights' source).
-- ort_export_int8: onnxruntime on our own int8 export of the same weights (scripts/export_onnx.py,
-  made once per benchmark run: kokoro_lab/onnx_export).
+- kokoro_lab_onnx: our model as engine=onnx (onnxruntime on our int8 export, through the model's
+  forward as the pipeline calls it).
+- ort_export_int8: onnxruntime on our own int8 export of the same weights (kokoro_lab/onnx_export,
+  the file engine=onnx caches), called directly as kokoro-onnx users call a session.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ OUR_ENGINES = {
     "kokoro_lab_int8": "int8",
     "kokoro_lab_int8_compile": "int8",
     "kokoro_lab_bf16": "bf16",
+    "kokoro_lab_onnx": "onnx",
 }
 
 

@@ -15,6 +15,7 @@ def _cpu_engines() -> list[str]:
     return [
         "kokoro_lab_fp32",
         "kokoro_lab_int8",
+        "kokoro_lab_onnx",
         "kokoro_lab_compile",
         "kokoro_lab_int8_compile",
         "kokoro_lab_batch4",

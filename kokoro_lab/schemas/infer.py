@@ -31,7 +31,8 @@ class InferConfig:
     seed: int | None = 0  # excitation noise seed (chunk i uses seed + i); null: torch's RNG
     device: str = "cpu"
     # exact (float32, the default: seed=0 gives the same audio bit for bit on any CPU) | int8 |
-    # bf16 (CPUs with bf16 units) | fastest (the measured-fastest of those for this CPU, printed);
+    # bf16 (CPUs with bf16 units) | onnx (onnxruntime on our int8 export, made once and cached;
+    # fixed noise) | fastest (the measured-fastest of those for this CPU, printed);
     # kokoro_lab/acceleration/engine.py, docs/benchmarks.md. The non-exact engines run on CPU.
     engine: str = "exact"
     threads: int | None = None  # CPU threads (default: torch's)

@@ -24,7 +24,7 @@ class ServeConfig:
     # A/B: 'checkpoints={kokoro: null, tuned: runs/x/kokoro.pth}'
     checkpoints: dict[str, str | None] = field(default_factory=lambda: {"kokoro": None})
     voices_dir: str | None = None  # a folder of NAME.pt voicepacks for catalogue voices
-    # exact (float32, the default) | int8 | bf16 | fastest: as scripts/infer.py engine=
+    # exact (float32, the default) | int8 | bf16 | onnx | fastest: as scripts/infer.py engine=
     engine: str = "exact"
     device: str = "cpu"
     threads: int | None = None  # torch CPU threads (default: torch's)

@@ -43,7 +43,8 @@ class SynthesizeConfig:
     # that disagrees with device= is an error)
     device: str | None = None
     # exact (float32, the default: seed=0 gives the same audio bit for bit on any CPU) | int8 |
-    # bf16 (CPUs with bf16 units) | fastest (the measured-fastest of those for this CPU, printed);
+    # bf16 (CPUs with bf16 units) | onnx (onnxruntime on our int8 export, made once and cached;
+    # fixed noise) | fastest (the measured-fastest of those for this CPU, printed);
     # kokoro_lab/acceleration/engine.py, docs/benchmarks.md. The non-exact engines run on CPU.
     engine: str = "exact"
     threads: int | None = None  # torch CPU threads per process (default: cores / processes)
