@@ -219,3 +219,14 @@ def test_kokoro_onnx_runs_the_files_unchanged(exported, alpha):
         assert rate == 24_000 and audio.dtype == np.float32 and len(audio) > rate
         assert 0.01 < float(np.sqrt(np.mean(audio**2))) < 0.2
         assert len(timings) == len(phonemes) and timings[-1].end <= len(audio) / rate + 1e-6
+
+
+@pytest.mark.slow
+def test_profile_shares_the_kernel_time_by_operator(exported):
+    """python -m kokoro_lab.onnx_export.profile: onnxruntime's profiler on the int8 file."""
+    from kokoro_lab.onnx_export.profile import profile
+
+    result = profile(str(exported["int8"]), sentences=1, threads=1)
+    assert "QLinearConv" in result["by_op"] and "Sin" in result["by_op"]  # int8 convs, Snake
+    assert 0.5 < sum(result["by_op"].values()) <= 1.0001 and result["wall_s"] > 0
+    assert all(0 <= v <= 1 for v in result["by_scope"].values())
