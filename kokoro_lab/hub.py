@@ -17,7 +17,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from kokoro_lab.errors import UserFileError, UserValueError
-from kokoro_lab.io import atomic_write, sha256_file, verify_sha256
+from kokoro_lab.io import atomic_write, cached_build, sha256_file, verify_sha256
 
 log = logging.getLogger(__name__)
 
@@ -187,18 +187,15 @@ def embedded_checkpoint_path() -> Path:
     out = cache_dir() / (
         f"kokoro-v1_0.embedded-{EMBEDDED_ONNX_SHA256[:12]}-v{EMBEDDED_CONVERSION_VERSION}.pth"
     )
-    digest_file = out.with_suffix(".sha256")
-    if out.exists() and digest_file.exists():
-        if sha256_file(out) == digest_file.read_text().strip():
-            return out
-        log.warning("cached embedded checkpoint %s failed its hash check; rebuilding", out)
-    log.info("converting the embedded Kokoro-82M ONNX to an official-layout checkpoint")
-    ckpt = convert_onnx(embedded_onnx_path())
-    save_checkpoint(
-        {k: {n: t.to(torch.float32) for n, t in v.items()} for k, v in ckpt.items()}, out
-    )
-    atomic_write(digest_file, lambda tmp: tmp.write_text(sha256_file(out) + "\n"))
-    return out
+
+    def convert() -> None:
+        log.info("converting the embedded Kokoro-82M ONNX to an official-layout checkpoint")
+        ckpt = convert_onnx(embedded_onnx_path())
+        save_checkpoint(
+            {k: {n: t.to(torch.float32) for n, t in v.items()} for k, v in ckpt.items()}, out
+        )
+
+    return cached_build(out, out.with_suffix(".sha256"), convert, "embedded checkpoint")
 
 
 def resolve_checkpoint(source: str | os.PathLike | None = None) -> Path:

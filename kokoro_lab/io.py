@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from kokoro_lab.errors import UserFileError, UserPermissionError, UserValueError
+
+log = logging.getLogger(__name__)
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
@@ -80,6 +83,19 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> Path
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+    return path
+
+
+def cached_build(path: Path, digest: Path, build: Callable[[], None], what: str) -> Path:
+    """`path`, made by `build()` (which writes it atomically) unless a whole copy is there: its
+    SHA-256 is kept in `digest` and re-checked on every call, so a truncated or edited file
+    (`what`, for the log) is made anew."""
+    if path.exists() and digest.exists():
+        if sha256_file(path) == digest.read_text().strip():
+            return path
+        log.warning("cached %s %s failed its hash check; making it anew", what, path)
+    build()
+    atomic_write(digest, lambda tmp: tmp.write_text(sha256_file(path) + "\n"))
     return path
 
 

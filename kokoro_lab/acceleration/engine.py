@@ -24,6 +24,7 @@ import json
 import logging
 from pathlib import Path
 
+import torch
 from torch import nn
 
 from kokoro_lab.acceleration.cpu_features import CpuFeatures, cpu_features
@@ -90,8 +91,6 @@ def apply_engine(model: nn.Module, name: str, features: CpuFeatures | None = Non
     if resolved == "int8":
         quantize_decoder(model)
     if resolved == "onnx":
-        import torch
-
         from kokoro_lab.acceleration.onnx_engine import OnnxForward, cached_int8_export
 
         path = cached_int8_export(model)

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from kokoro_lab.io import atomic_write, sha256_file
+from kokoro_lab.io import cached_build
 
 log = logging.getLogger(__name__)
 
@@ -59,18 +59,14 @@ def cached_int8_export(model: torch.nn.Module) -> Path:
 
     folder = cache_dir() / "onnx" / export_key(model)[:20]
     path = folder / INT8_NAME
-    digest = folder / f"{INT8_NAME}.sha256"
-    if path.exists() and digest.exists():
-        if sha256_file(path) == digest.read_text().strip():
-            return path
-        log.warning("cached ONNX export %s failed its hash check; exporting anew", path)
-    folder.mkdir(parents=True, exist_ok=True)
-    log.info("engine=onnx: exporting these weights once (a minute or two); cached in %s", folder)
-    with tempfile.TemporaryDirectory(prefix="fp32_", dir=folder) as tmp:
-        fp32 = save_onnx(trace_to_onnx(model), Path(tmp) / FP32_NAME)
-        write_int8(fp32, path)
-    atomic_write(digest, lambda tmp: tmp.write_text(sha256_file(path) + "\n"))
-    return path
+
+    def export() -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        log.info("engine=onnx: exporting these weights once (about 30 s); cached in %s", folder)
+        with tempfile.TemporaryDirectory(prefix="fp32_", dir=folder) as tmp:
+            write_int8(save_onnx(trace_to_onnx(model), Path(tmp) / FP32_NAME), path)
+
+    return cached_build(path, folder / f"{INT8_NAME}.sha256", export, "ONNX export")
 
 
 class OnnxForward:
