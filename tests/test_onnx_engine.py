@@ -14,8 +14,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    """A cache of this module's own: the first apply below exports, the others find the file."""
+def cache(tmp_path_factory, embedded_checkpoint):
+    """A cache of this module's own: the first apply below exports, the others find the file.
+    (The session's embedded checkpoint is resolved first, in the usual cache, so tests of other
+    modules that share it do not see this module's folder.)"""
     with pytest.MonkeyPatch.context() as patch:
         folder = tmp_path_factory.mktemp("cache")
         patch.setenv("KOKORO_LAB_CACHE", str(folder))
