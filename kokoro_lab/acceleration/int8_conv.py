@@ -22,6 +22,7 @@ activation scale, so a batched item differs slightly from the same item alone.
 from __future__ import annotations
 
 import torch
+from einops import rearrange
 from torch import Tensor, nn
 
 #: The int8 weight range, symmetric (-127..127: -128 unused, as onnxruntime and oneDNN expect).
@@ -40,7 +41,7 @@ def quantize_weight(weight: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def quantize_activations(x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """x (b, c, t) float32 -> (uint8 codes (b, c, t), scale (), zero point () int64),
+    """x (b, c, ...) float32 -> (uint8 codes of x's shape, scale (), zero point () int64),
     x ~ (codes - zp) * scale, with 0 exactly representable. Tensors, not Python numbers: no
     host round trip, so torch.compile can trace it whole and fuse it with what comes before."""
     lo, hi = torch.aminmax(x)
@@ -75,7 +76,10 @@ class Int8Conv1d(nn.Module):
         self.register_buffer("weight_zero_point", torch.zeros(len(scale), dtype=torch.int64))
         self.register_buffer("bias", None if bias is None else bias.detach().float().clone())
         self.stride, self.padding, self.dilation = [stride], [padding], [dilation]
-        self._packed: Tensor | None = None
+        self._stride2d, self._padding2d, self._dilation2d = [1, stride], [0, padding], [1, dilation]
+        # Packed here, not on first use: forward then only reads it, so torch.compile traces
+        # the whole generator as one graph (a lazy pack would break the graph at each conv).
+        self._packed = self._pack()
 
     @classmethod
     def from_conv(cls, conv: nn.Module) -> Int8Conv1d:
@@ -91,35 +95,36 @@ class Int8Conv1d(nn.Module):
         """The weight this convolution multiplies by, in float32 (o, c, k)."""
         return self.weight_codes.float() * self.weight_scale[:, None, None]
 
-    def _packed_weight(self) -> Tensor:
-        """The weight in oneDNN's blocked int8 layout (packed once, for any input shape)."""
-        if self._packed is None:
-            self._packed = torch.ops.onednn.qconv_prepack(
-                self.weight_codes,
-                self.weight_scale,
-                1.0,  # the activation scale and zero point are given per call (not baked in)
-                0,
-                self.stride,
-                [self.padding[0]],
-                self.dilation,
-                1,
-                None,
-            )
-        return self._packed
+    def _pack(self) -> Tensor:
+        """The weight in oneDNN's blocked int8 layout (packed once, for any input shape), as a
+        (o, c, 1, k) 2-D kernel: torch's shape function for this op reads a packed 1-D kernel's
+        width as 1 (wrong lengths under torch.compile), a 2-D one's right."""
+        return torch.ops.onednn.qconv_prepack(
+            rearrange(self.weight_codes, "o c k -> o c 1 k"),
+            self.weight_scale,
+            1.0,  # the activation scale and zero point are given per call (not baked in)
+            0,
+            self._stride2d,
+            self._padding2d,
+            self._dilation2d,
+            1,
+            None,
+        )
 
     def forward(self, x: Tensor) -> Tensor:
-        codes, scale, zero_point = quantize_activations(x.float())
-        return torch.ops.onednn.qconv_pointwise.tensor(
+        """x (b, c, t) -> (b, o, t'), laid out (b, t', o) in memory (oneDNN's int8 output)."""
+        codes, scale, zero_point = quantize_activations(rearrange(x.float(), "b c t -> b c 1 t"))
+        y = torch.ops.onednn.qconv_pointwise.tensor(
             codes,
             scale,
             zero_point,
-            self._packed_weight(),
+            self._packed,
             self.weight_scale,
             self.weight_zero_point,
             self.bias,
-            self.stride,
-            self.padding,
-            self.dilation,
+            self._stride2d,
+            self._padding2d,
+            self._dilation2d,
             1,
             1.0,  # output scale and zero point: unused for a float32 output
             0,
@@ -128,6 +133,7 @@ class Int8Conv1d(nn.Module):
             [],
             "",
         )
+        return rearrange(y, "b o 1 t -> b o t")
 
     def extra_repr(self) -> str:
         o, c, k = self.weight_codes.shape

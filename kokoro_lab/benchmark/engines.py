@@ -48,7 +48,9 @@ def kokoro_lab_engine(
     model = load_model(device=device)
     apply_engine(model, engine)
     if compile:
-        model.decoder.generator = torch.compile(model.decoder.generator, dynamic=True)
+        from kokoro_lab.acceleration.compiled import compile_generator
+
+        compile_generator(model)
 
     def run_batch(phonemes: list[str], styles: list[np.ndarray]) -> list[np.ndarray]:
         ids = [model_input_ids(ps) for ps in phonemes]

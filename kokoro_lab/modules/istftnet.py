@@ -143,6 +143,15 @@ class Generator(nn.Module):
         # `m_source.l_linear` trains. The official inference code wraps all of this in no_grad.
         with torch.autocast(x.device.type, enabled=False):  # phase math stays float32
             har = self._source_spectrum(f0.detach().float(), lengths, generator)
+        return self.synthesize(x, style, har, valid)
+
+    def synthesize(
+        self, x: Tensor, style: Tensor, har: Tensor, valid: Tensor | None = None
+    ) -> Tensor:
+        """x (b, c, f), style (b, s), source spectrum har (b, n_fft + 2, 60 f + 1), valid (b, f)
+        -> audio (b, 300 f): the deterministic part of `forward`, free of random draws, which
+        is what `kokoro_lab.acceleration.compiled` hands to torch.compile."""
+        lengths = None if valid is None else valid.sum(-1)
         v = valid
         last = len(self.ups) - 1
         for i, up in enumerate(self.ups):

@@ -52,12 +52,18 @@ class _WeightNormMixin(nn.Module):
         self._row_mask = None if bool(live.all()) else live.to(w.dtype)
         self._folded_versions = self._versions()
 
+    def _still_folded(self) -> bool:
+        """Whether g and v are unchanged since `fold()`. Under torch.compile the version counters
+        cannot be read in the graph: a compiled module is taken to be frozen (weights loaded
+        before compiling, as for any compiled inference module)."""
+        return torch.compiler.is_compiling() or self._folded_versions == self._versions()
+
     def weight(self) -> Tensor:
         """The effective weight W = g * v / ||v||."""
         needs_grad = torch.is_grad_enabled() and (
             self.weight_g.requires_grad or self.weight_v.requires_grad
         )
-        if not needs_grad and self._folded_versions == self._versions():
+        if not needs_grad and self._folded_versions is not None and self._still_folded():
             return self.weight_v if self._row_mask is None else self.weight_v * self._row_mask
         return _effective(self.weight_v, self.weight_g)
 

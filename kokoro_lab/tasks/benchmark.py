@@ -409,9 +409,11 @@ and source blocks as oneDNN int8 convolutions (per-channel int8 weights, uint8 a
 quantized per call); `bf16` = engine=bf16, decoder convolutions under bfloat16 autocast, harmonic
 source and iSTFT in float32; `onnx` = engine=onnx, onnxruntime on our int8 export (below) through
 the model's forward, its excitation noise the export's fixed table; `compile` / `int8_compile` =
-exact / int8 with the generator under torch.compile (Inductor fuses the glue: AdaIN, Snake,
-masks, the activation quantization; the first-call column includes compilation from an empty
-cache); `batchB` = padded batches of B);
+exact / int8 with the generator under torch.compile (acceleration/compiled.py: its
+`synthesize` as one graph, float convolutions channels-last; Inductor fuses the glue: AdaIN,
+Snake, masks, the activation quantization; the first-call column includes compilation from an
+empty cache, the second-process column what a later process pays with that cache);
+`batchB` = padded batches of B);
 `kmodel` = hexgrad's `kokoro.KModel` 0.9.4 on the same weights, as its users run it;
 `kmodel_tuned_alloc` = the same with
 MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_ raised; `kmodel_compile` = under torch.compile
