@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 from conftest import run_script
 
 from kokoro_lab.acceleration.cpu_features import cpu_features
+
+REPO = Path(__file__).resolve().parents[1]
 
 RATIOS = (
     "fp32_vs_kmodel",
@@ -76,3 +79,22 @@ def test_benchmark_writes_table_and_json(tmp_path):
     assert stream["chunks"] >= 2 and stream["max_join_jump"] < 0.1
     table = (tmp_path / "benchmarks.md").read_text()
     assert "| kokoro_lab_fp32 |" in table and "| kmodel |" in table and "fp32_vs_kmodel" in table
+    # this kind of CPU's latest run is kept beside the others, and only the others get a section
+    kept = json.loads((tmp_path / "benchmarks_by_cpu" / f"{features.kind}.json").read_text())
+    assert kept == result
+    assert "## Other kinds of CPU measured" not in table
+
+
+def test_every_other_kind_of_cpu_keeps_its_table(tmp_path):
+    from kokoro_lab.tasks.benchmark import other_cpus_section
+
+    run = json.loads((REPO / "docs" / "benchmark.json").read_text())
+    for kind, rtf in (("avx2", 0.7), ("amx", 0.05), ("avx512_bf16_vnni", 0.1)):
+        engines = {"kokoro_lab_fp32": {**run["engines"]["kokoro_lab_fp32"], "rtf_median": rtf}}
+        other = {**run, "cpu_kind": kind, "engines": engines}
+        (tmp_path / f"{kind}.json").write_text(json.dumps(other))
+    section = other_cpus_section(tmp_path, "avx512_bf16_vnni")
+    assert section.count("\n### ") == 2 and "### `amx`" in section and "### `avx2`" in section
+    assert "| kokoro_lab_fp32 | 0.700 |" in section and "| kokoro_lab_fp32 | 0.050 |" in section
+    assert "0.100" not in section  # this machine's own run is the main table, not a section
+    assert other_cpus_section(tmp_path / "none", "avx2") == ""

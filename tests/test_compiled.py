@@ -107,10 +107,12 @@ def test_synthesize_compiles_as_one_graph(engine):
 
 @pytest.mark.slow
 def test_compiled_model_keeps_durations_and_audio(real_model):
-    """The real model with its generator compiled (channels-last, Inductor): the same durations
-    as eager float32 and the same audio to float rounding, on two sentences of different length
-    (dynamic shapes: one compilation serves both)."""
-    from kokoro_lab.acceleration.compiled import compile_generator
+    """The real model with its generator compiled (channels-last, Inductor) and warmed up: the
+    same durations as eager float32 and the same audio to float rounding, on two sentences of
+    other lengths than the warm-up's, which reuse its one compiled graph (dynamic shapes)."""
+    from torch._dynamo.utils import counters
+
+    from kokoro_lab.acceleration.compiled import compile_generator, warm_up
     from kokoro_lab.text import model_input_ids, phonemize
     from kokoro_lab.voices import load_voice
 
@@ -119,6 +121,10 @@ def test_compiled_model_keeps_durations_and_audio(real_model):
     voice = load_voice("jf_alpha")
     texts = ["The birch canoe slid on the smooth planks.", "Glue the sheet to the dark blue."]
     torch._dynamo.reset()
+    counters.clear()
+    warm_up(compiled)  # what serve.py compile=true does before taking requests
+    graphs = counters["stats"]["unique_graphs"]
+    assert graphs == 1
     for text in texts:
         ids = model_input_ids(phonemize(text, "en-us"))
         tokens, style = torch.tensor([ids]), voice.select(len(ids) - 2)
@@ -129,3 +135,35 @@ def test_compiled_model_keeps_durations_and_audio(real_model):
         assert out.audio.shape == ref.audio.shape
         assert float((out.audio - ref.audio).abs().max()) < 1e-4
         assert float((out.audio - ref.audio).norm() / ref.audio.norm()) < 1e-4
+    assert counters["stats"]["unique_graphs"] == graphs  # the warm-up's code served both lengths
+
+
+def test_apply_engine_compiles_on_request():
+    from kokoro_lab.acceleration.engine import apply_engine
+    from kokoro_lab.errors import UserValueError
+
+    model = _random_model()
+    assert apply_engine(model, "exact", compile=True) == "exact"
+    generator = model.decoder.generator
+    assert "synthesize" in vars(generator)  # the compiled wrapper shadows the method
+    assert not any(isinstance(m, (WNConv1d, nn.Conv1d)) for m in generator.modules())
+    untouched = _random_model()
+    assert "synthesize" not in vars(untouched.decoder.generator)
+    with pytest.raises(UserValueError, match="engine=onnx"):
+        apply_engine(untouched, "onnx", compile=True)  # refused before any export
+
+
+def test_infer_refuses_compile_for_lines(tmp_path):
+    from conftest import compose_config
+
+    from kokoro_lab.errors import UserValueError
+    from kokoro_lab.tasks.infer import infer
+
+    lines = tmp_path / "lines.txt"
+    lines.write_text("One line.\n", encoding="utf-8")
+    cfg = compose_config(
+        "infer", f"text_file={lines}", "lines=true", "compile=true", f"output_dir={tmp_path}/o"
+    )
+    with pytest.raises(UserValueError, match="compile=true"):
+        infer(cfg)
+    assert not (tmp_path / "o").exists()

@@ -22,7 +22,7 @@ default, under $TORCHINDUCTOR_CACHE_DIR) lets a later process load the compiled 
 from __future__ import annotations
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from kokoro_lab.acceleration.channels_last import to_channels_last
 
@@ -36,4 +36,26 @@ def compile_generator(model: nn.Module, channels_last: bool = True) -> None:
     generator = model.decoder.generator
     if channels_last:
         to_channels_last(generator)
-    generator.synthesize = torch.compile(generator.synthesize, dynamic=True)
+    compiled = torch.compile(generator.synthesize, dynamic=True)
+
+    def synthesize(x: Tensor, style: Tensor, har: Tensor, valid: Tensor | None = None) -> Tensor:
+        # Dynamo guards on a view's base and on whether a tensor was made in inference mode,
+        # which differ with where the caller's style row came from: a fresh (b, s) copy compiles
+        # once for all of them.
+        return compiled(x, style.clone(), har, valid)
+
+    generator.synthesize = synthesize
+
+
+def warm_up(model: nn.Module, phonemes: str = "wˈɔɹm ˈʌp.") -> None:
+    """Compile now rather than on the first real request: one whole-model call on a short
+    utterance, the way requests come. The eager parts run first, so the state Dynamo
+    guards on (einops' backend table) is what later calls see; later lengths reuse the compiled
+    code (dynamic shapes)."""
+    from kokoro_lab.text import model_input_ids
+
+    device = next(model.parameters()).device
+    tokens = torch.tensor([model_input_ids(phonemes)], device=device)
+    style = torch.zeros(1, 2 * model.config.style_dim, device=device)
+    with torch.inference_mode():
+        model(tokens, style, generator=torch.Generator(device).manual_seed(0))

@@ -14,6 +14,10 @@
   of float32 (FASTEST_TABLE, written by the benchmark's full runs); for a kind not measured, `int8`
   where the CPU has an int8 dot-product unit (VNNI/AMX) and `exact` otherwise.
 
+Any of exact, int8 and bf16 can also run with its generator under torch.compile (`compile=true`
+in the scripts: acceleration/compiled.py), a cost paid once per process (less with Inductor's
+cache) that pays back on long texts, corpora and servers.
+
 `apply_engine` changes the model in place and returns the engine it resolved to, which the
 caller prints: `fastest` says what it chose.
 """
@@ -81,13 +85,22 @@ def require_cpu(name: str, device: str) -> None:
         )
 
 
-def apply_engine(model: nn.Module, name: str, features: CpuFeatures | None = None) -> str:
+def apply_engine(
+    model: nn.Module, name: str, features: CpuFeatures | None = None, compile: bool = False
+) -> str:
     """Make `model` (a KokoroModel with weight norm folded) run as engine `name`, in place;
-    returns the engine used (`fastest` resolved)."""
+    returns the engine used (`fastest` resolved). `compile`: the generator under torch.compile
+    as well (acceleration/compiled.py; ~1 min of compilation on first use, cached for later
+    processes; not with onnx, which does not run the torch generator)."""
     from kokoro_lab.acceleration.int8_model import quantize_decoder
 
     resolved = check_engine(name, features)
     require_cpu(resolved, next(model.parameters()).device.type)
+    if compile and resolved == "onnx":
+        raise UserValueError(
+            "compile=true compiles the torch generator, which engine=onnx does not run: use "
+            "engine=onnx without compile, or compile=true with engine=exact, int8 or bf16"
+        )
     if resolved == "int8":
         quantize_decoder(model)
     if resolved == "onnx":
@@ -96,6 +109,10 @@ def apply_engine(model: nn.Module, name: str, features: CpuFeatures | None = Non
         path = cached_int8_export(model)
         model.runtime = OnnxForward(path, torch.get_num_threads())
     model.bf16_decoder = resolved == "bf16"
+    if compile:
+        from kokoro_lab.acceleration.compiled import compile_generator
+
+        compile_generator(model)
     if name == "fastest":
         # scripts print it too: which engine `fastest` chose is part of the result
         log.info("engine=fastest on this %s CPU: %s", (features or cpu_features()).kind, resolved)

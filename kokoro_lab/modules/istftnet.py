@@ -175,6 +175,7 @@ class Generator(nn.Module):
                 return self.stft.inverse(magnitude, phase)
             return self._inverse_per_item(magnitude, phase, lengths)
 
+    @torch.compiler.disable  # a loop over data-dependent lengths: eager, not recompiled per batch
     def _inverse_per_item(self, magnitude: Tensor, phase: Tensor, frames: Tensor) -> Tensor:
         """Inverse STFT per item over its own frames (the window envelope ends where it ends)."""
         audio = magnitude.new_zeros(magnitude.shape[0], self.hop * (magnitude.shape[-1] - 1))

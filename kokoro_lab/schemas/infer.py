@@ -35,6 +35,11 @@ class InferConfig:
     # fixed noise) | fastest (the measured-fastest of those for this CPU, printed);
     # kokoro_lab/acceleration/engine.py, docs/benchmarks.md. The non-exact engines run on CPU.
     engine: str = "exact"
+    # true: the generator under torch.compile (Inductor, one graph, channels-last float
+    # convolutions): faster per second of audio after ~1 min of compilation on first use (cached
+    # for later processes); audio equal to the uncompiled engine's to float rounding. Not with
+    # engine=onnx. kokoro_lab/acceleration/compiled.py, docs/benchmarks.md (`*_compile` rows).
+    compile: bool = False
     threads: int | None = None  # CPU threads (default: torch's)
     output: str = "output.wav"
     # true: every non-empty line of text_file/phonemes_file -> output_dir/NNNN.wav (+ a

@@ -53,9 +53,14 @@ def build_service(cfg: DictConfig):
     for name, source in cfg.checkpoints.items():
         log.info("loading checkpoint %s (%s)", name, source or "embedded default")
         models[str(name)] = load_model(source, config=config, device=cfg.device)
-        engine = apply_engine(models[str(name)], cfg.engine)
+        engine = apply_engine(models[str(name)], cfg.engine, compile=cfg.get("compile", False))
         if engine != "exact":
             log.info("checkpoint %s runs engine=%s", name, engine)
+        if cfg.get("compile"):
+            from kokoro_lab.acceleration.compiled import warm_up
+
+            log.info("compiling checkpoint %s's generator (about a minute, once)", name)
+            warm_up(models[str(name)])
     return SpeechService(
         models,
         VoiceBook(cfg.get("voices_dir")),

@@ -313,13 +313,72 @@ def _ratios(engines: dict[str, dict], stream: dict, fastest: str | None) -> dict
     }
 
 
+#: Beside benchmark.json: the latest CPU run of each kind of CPU (CpuFeatures.kind), KIND.json,
+#: so benchmarks.md keeps a table for every kind of CPU measured, not just this machine's.
+BY_CPU = "benchmarks_by_cpu"
+
+
 def _write(out_dir: Path, result: dict, cfg: DictConfig) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write(
-        out_dir / "benchmark.json", lambda p: p.write_text(json.dumps(result, indent=1) + "\n")
+    text = json.dumps(result, indent=1) + "\n"
+    atomic_write(out_dir / "benchmark.json", lambda p: p.write_text(text))
+    if str(cfg.device) == "cpu":
+        (out_dir / BY_CPU).mkdir(exist_ok=True)
+        atomic_write(out_dir / BY_CPU / f"{result['cpu_kind']}.json", lambda p: p.write_text(text))
+    text = (
+        render_markdown(result, cfg)
+        + other_cpus_section(out_dir / BY_CPU, result.get("cpu_kind"))
+        + fast_conv_section(out_dir / "fast_conv.json")
     )
-    text = render_markdown(result, cfg) + fast_conv_section(out_dir / "fast_conv.json")
     atomic_write(out_dir / "benchmarks.md", lambda p: p.write_text(text))
+
+
+def other_cpus_section(folder: Path, this_kind: str | None) -> str:
+    """A table per other kind of CPU measured (its latest run in `folder`), or nothing."""
+    runs = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+    runs = [r for r in runs if r.get("cpu_kind") != this_kind]
+    if not runs:
+        return ""
+    parts = ["\n## Other kinds of CPU measured\n"]
+    for r in runs:
+        ratios = "\n".join(f"| {k} | {v} |" for k, v in r["ratios"].items())
+        parts.append(
+            f"""
+### `{r.get("cpu_kind")}` (torch capability {r.get("cpu_capability")}, flags
+{r.get("cpu_flags", "not recorded")}), {r["date"]}
+
+`{r["command"]}`, {r["sentences"]} sentences, {r["machine"]["threads"]} threads;
+{r.get("note", "")}
+
+{_engine_rows(r)}
+
+| ratio | value |
+| --- | --- |
+{ratios}
+"""
+        )
+    return "".join(parts)
+
+
+def _engine_rows(r: dict) -> str:
+    """The per-engine table of a run (its failed and skipped engines included)."""
+    nan = float("nan")
+    rows = [
+        "| engine | RTF (median) | CPU s per audio s | throughput (audio s / s) | peak RSS (MB) "
+        "| load (s) | first call (s) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, e in r["engines"].items():
+        rows.append(
+            f"| {name} | {e['rtf_median']:.3f} | {e.get('cpu_rtf_median', nan):.3f} | "
+            f"{e['throughput_audio_s_per_s']:.2f} | "
+            f"{e.get('peak_rss_mb', nan):.0f} | {e['load_s']:.1f} | {e['first_call_s']:.1f} |"
+        )
+    for name, why in r.get("failed_engines", {}).items():
+        rows.append(f"| {name} | failed: {why} | | | | | |")
+    for name, why in r.get("skipped_engines", {}).items():
+        rows.append(f"| {name} | not run: {why} | | | | | |")
+    return "\n".join(rows)
 
 
 def fast_conv_section(path: Path) -> str:
@@ -343,27 +402,12 @@ block length, its weight spectrum precomputed; int8 including the per-call quant
 
 
 def render_markdown(r: dict, cfg: DictConfig) -> str:
-    rows = [
-        "| engine | RTF (median) | CPU s per audio s | throughput (audio s / s) | peak RSS (MB) "
-        "| load (s) | first call (s) |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for name, e in r["engines"].items():
-        rows.append(
-            f"| {name} | {e['rtf_median']:.3f} | {e.get('cpu_rtf_median', float('nan')):.3f} | "
-            f"{e['throughput_audio_s_per_s']:.2f} | "
-            f"{e['peak_rss_mb']:.0f} | {e['load_s']:.1f} | {e['first_call_s']:.1f} |"
-        )
     second = {
         name: (e["first_call_s"], e["second_process_first_call_s"])
         for name, e in r["engines"].items()
         if "second_process_first_call_s" in e
     }
     compiled = "; ".join(f"`{n}` {a:.1f} s, then {b:.1f} s" for n, (a, b) in second.items())
-    for name, why in r.get("failed_engines", {}).items():
-        rows.append(f"| {name} | failed: {why} | | | | | |")
-    for name, why in r.get("skipped_engines", {}).items():
-        rows.append(f"| {name} | not run: {why} | | | | | |")
     ratios = "\n".join(f"| {k} | {v} |" for k, v in r["ratios"].items())
     s = r["streaming"]
     q = r.get("quality") or {}
@@ -381,7 +425,7 @@ throughput = audio seconds per wall second.
 
 Command: `{r["command"]}`
 
-{chr(10).join(rows)}
+{_engine_rows(r)}
 
 Compiled engines, first call in a fresh process (compiling from an empty inductor cache), then
 in a second process that finds the first one's cache: {compiled or "not measured in this run"}.

@@ -138,12 +138,17 @@ def _infer(cfg: DictConfig) -> InferResult:
         _check_output_dir(Path(cfg.output))
     voice, lang = resolve_voice(cfg)
     if lines:
+        if cfg.get("compile"):
+            raise UserValueError(
+                "compile=true is for one text (or a server); lines=true runs the corpus job, "
+                "which does not compile: drop compile=true"
+            )
         return _infer_lines(cfg, key, voice, lang, speed)
     require_cpu(cfg.engine, cfg.device)
     model = load_model(
         cfg.get("checkpoint"), config=model_config_from(cfg.model), device=cfg.device
     )
-    engine = apply_engine(model, cfg.engine)
+    engine = apply_engine(model, cfg.engine, compile=cfg.get("compile", False))
     pipeline = make_pipeline(model, voice, lang, cfg, speed)
     result = pipeline(phonemes=content) if is_phonemes else pipeline(text=content)
     path = write_wav(cfg.output, result.audio)
