@@ -108,18 +108,20 @@ def test_synthesize_compiles_as_one_graph(engine):
 @pytest.mark.slow
 def test_compiled_model_keeps_durations_and_audio(real_model):
     """The real model with its generator compiled (channels-last, Inductor) and warmed up: the
-    same durations as eager float32 and the same audio to float rounding, on two sentences of
-    other lengths than the warm-up's, which reuse its one compiled graph (dynamic shapes)."""
+    same durations as eager float32 and the same audio to float rounding, on two Harvard
+    sentences of other lengths than the warm-up's, which reuse its one compiled graph (dynamic
+    shapes)."""
     from torch._dynamo.utils import counters
 
     from kokoro_lab.acceleration.compiled import compile_generator, warm_up
+    from kokoro_lab.evaluation.texts import harvard_sentences
     from kokoro_lab.text import model_input_ids, phonemize
     from kokoro_lab.voices import load_voice
 
     compiled = copy.deepcopy(real_model)
     compile_generator(compiled)
     voice = load_voice("jf_alpha")
-    texts = ["The birch canoe slid on the smooth planks.", "Glue the sheet to the dark blue."]
+    texts = harvard_sentences(2, 20)  # list 3: 'Sail the ...', of different lengths
     torch._dynamo.reset()
     counters.clear()
     warm_up(compiled)  # what serve.py compile=true does before taking requests
