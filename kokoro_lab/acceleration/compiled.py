@@ -14,9 +14,9 @@ the Snake / AdaIN / residual glue Inductor fuses between them stays in that layo
 differs from eager float32 by float rounding (max |diff| ~1e-5 measured), durations not at all
 (the predictor is not compiled).
 
-Compilation costs about a minute on two cores the first time; Inductor's FX graph cache (on by
-default, under $TORCHINDUCTOR_CACHE_DIR) lets a later process load the compiled code instead
-(the benchmark reports both).
+Compilation takes 35-45 s on two cores the first time; Inductor's FX graph cache (on by default,
+under $TORCHINDUCTOR_CACHE_DIR) lets a later process load the compiled code instead, which still
+pays ~20 s for Dynamo to trace the graph (the benchmark reports both).
 """
 
 from __future__ import annotations
