@@ -8,9 +8,9 @@ from a seeded `torch.Generator`, stays eager (random draws would break the graph
 the same noise as the eager model. Weight norm must be folded (KokoroModel.for_inference) and the
 weights loaded before compiling: a compiled module is treated as frozen.
 
-With `channels_last` (the default), the generator's float convolutions
-become `ChannelsLastConv1d` (acceleration/channels_last.py): oneDNN's channels-last kernels, and
-the Snake / AdaIN / residual glue Inductor fuses between them stays in that layout. The audio then
+The generator's float convolutions become `ChannelsLastConv1d` (acceleration/channels_last.py):
+oneDNN's channels-last kernels, and the Snake / AdaIN / residual glue Inductor fuses between them
+stays in that layout. The audio then
 differs from eager float32 by float rounding (max |diff| ~1e-5 measured), durations not at all
 (the predictor is not compiled).
 
@@ -27,15 +27,11 @@ from torch import Tensor, nn
 from kokoro_lab.acceleration.channels_last import to_channels_last
 
 
-def compile_generator(model: nn.Module, channels_last: bool = True) -> None:
-    """Compile `model.decoder.generator.synthesize` in place (dynamic lengths).
-
-    `channels_last`: run the generator's float convolutions channels-last (engine=int8's
-    convolutions already write that layout).
-    """
+def compile_generator(model: nn.Module) -> None:
+    """Compile `model.decoder.generator.synthesize` in place (dynamic lengths), its float
+    convolutions channels-last (engine=int8's convolutions already write that layout)."""
     generator = model.decoder.generator
-    if channels_last:
-        to_channels_last(generator)
+    to_channels_last(generator)
     compiled = torch.compile(generator.synthesize, dynamic=True)
 
     def synthesize(x: Tensor, style: Tensor, har: Tensor, valid: Tensor | None = None) -> Tensor:

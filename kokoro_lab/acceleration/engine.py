@@ -90,8 +90,8 @@ def apply_engine(
 ) -> str:
     """Make `model` (a KokoroModel with weight norm folded) run as engine `name`, in place;
     returns the engine used (`fastest` resolved). `compile`: the generator under torch.compile
-    as well (acceleration/compiled.py; ~1 min of compilation on first use, cached for later
-    processes; not with onnx, which does not run the torch generator)."""
+    as well (acceleration/compiled.py: 35-45 s of compilation on 2 cores, ~20 s in a later
+    process; not with onnx, which does not run the torch generator)."""
     from kokoro_lab.acceleration.int8_model import quantize_decoder
 
     resolved = check_engine(name, features)

@@ -75,8 +75,8 @@ class Int8Conv1d(nn.Module):
         self.register_buffer("weight_scale", scale)
         self.register_buffer("weight_zero_point", torch.zeros(len(scale), dtype=torch.int64))
         self.register_buffer("bias", None if bias is None else bias.detach().float().clone())
-        self.stride, self.padding, self.dilation = [stride], [padding], [dilation]
-        self._stride2d, self._padding2d, self._dilation2d = [1, stride], [0, padding], [1, dilation]
+        # as a 2-D convolution over (b, c, 1, t): see _pack
+        self.stride, self.padding, self.dilation = [1, stride], [0, padding], [1, dilation]
         # Packed here, not on first use: forward then only reads it, so torch.compile traces
         # the whole generator as one graph (a lazy pack would break the graph at each conv).
         self._packed = self._pack()
@@ -104,9 +104,9 @@ class Int8Conv1d(nn.Module):
             self.weight_scale,
             1.0,  # the activation scale and zero point are given per call (not baked in)
             0,
-            self._stride2d,
-            self._padding2d,
-            self._dilation2d,
+            self.stride,
+            self.padding,
+            self.dilation,
             1,
             None,
         )
@@ -122,9 +122,9 @@ class Int8Conv1d(nn.Module):
             self.weight_scale,
             self.weight_zero_point,
             self.bias,
-            self._stride2d,
-            self._padding2d,
-            self._dilation2d,
+            self.stride,
+            self.padding,
+            self.dilation,
             1,
             1.0,  # output scale and zero point: unused for a float32 output
             0,
@@ -138,6 +138,6 @@ class Int8Conv1d(nn.Module):
     def extra_repr(self) -> str:
         o, c, k = self.weight_codes.shape
         return (
-            f"{c}, {o}, kernel_size={k}, stride={self.stride[0]}, padding={self.padding[0]}, "
-            f"dilation={self.dilation[0]}, int8 weights per channel, uint8 activations per call"
+            f"{c}, {o}, kernel_size={k}, stride={self.stride[1]}, padding={self.padding[1]}, "
+            f"dilation={self.dilation[1]}, int8 weights per channel, uint8 activations per call"
         )

@@ -36,9 +36,10 @@ class InferConfig:
     # kokoro_lab/acceleration/engine.py, docs/benchmarks.md. The non-exact engines run on CPU.
     engine: str = "exact"
     # true: the generator under torch.compile (Inductor, one graph, channels-last float
-    # convolutions): faster per second of audio after ~1 min of compilation on first use (cached
-    # for later processes); audio equal to the uncompiled engine's to float rounding. Not with
-    # engine=onnx. kokoro_lab/acceleration/compiled.py, docs/benchmarks.md (`*_compile` rows).
+    # convolutions): faster per second of audio after 35-45 s of compilation on first use (~20 s
+    # in a later process, from Inductor's cache); audio equal to the uncompiled engine's to float
+    # rounding. Not with engine=onnx or lines=true. kokoro_lab/acceleration/compiled.py,
+    # docs/benchmarks.md (`*_compile` rows).
     compile: bool = False
     threads: int | None = None  # CPU threads (default: torch's)
     output: str = "output.wav"

@@ -26,10 +26,7 @@ class ServeConfig:
     voices_dir: str | None = None  # a folder of NAME.pt voicepacks for catalogue voices
     # exact (float32, the default) | int8 | bf16 | onnx | fastest: as scripts/infer.py engine=
     engine: str = "exact"
-    # true: the generator under torch.compile (Inductor, one graph, channels-last float
-    # convolutions): faster per second of audio after ~1 min of compilation on first use (cached
-    # for later processes); audio equal to the uncompiled engine's to float rounding. Not with
-    # engine=onnx. kokoro_lab/acceleration/compiled.py, docs/benchmarks.md (`*_compile` rows).
+    # true: as scripts/infer.py compile=; compiled before the server takes requests
     compile: bool = False
     device: str = "cpu"
     threads: int | None = None  # torch CPU threads (default: torch's)

@@ -59,7 +59,7 @@ def build_service(cfg: DictConfig):
         if cfg.get("compile"):
             from kokoro_lab.acceleration.compiled import warm_up
 
-            log.info("compiling checkpoint %s's generator (about a minute, once)", name)
+            log.info("compiling checkpoint %s's generator (35-45 s, once)", name)
             warm_up(models[str(name)])
     return SpeechService(
         models,
